@@ -1,0 +1,59 @@
+# The book's commands. Each target creates .venv and installs the pinned
+# requirements and the package on first use; nothing else needs installing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
+
+.PHONY: help env book test unit nbval execute lab bench lint format clean
+
+help:
+	@echo "make book     build the HTML book into _build/html (warnings are errors)"
+	@echo "make test     run the unit tests and re-execute every notebook with nbval"
+	@echo "make execute  re-execute the notebooks in place, refreshing their stored outputs"
+	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make bench    print the performance figures and write _build/bench.json"
+	@echo "make lint     ruff check and ruff format --check"
+	@echo "make clean    remove build output"
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is in _build/html/index.html"
+
+unit: $(STAMP)
+	$(PY) -m pytest
+
+nbval: $(STAMP)
+	$(PY) -m pytest $(NBVAL) notebooks
+
+test: $(STAMP) lint unit nbval
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+execute: $(STAMP)
+	$(PY) tests/execute_notebooks.py notebooks/*.ipynb
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(PY) -m nnbook.bench
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

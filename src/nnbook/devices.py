@@ -1,0 +1,119 @@
+"""Choosing a device, seeding, and describing the hardware a run happened on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["describe_hardware", "get_device", "resolve_device", "set_seed", "synchronize"]
+
+_KNOWN_TYPES = ("cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device() -> torch.device:
+    """Return the best available device: cuda, then mps, then cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Turn `device` (None, a string or a torch.device) into a usable torch.device.
+
+    None means `get_device()`. An unknown device type, or an accelerator that
+    this machine does not have, raises a ValueError that says so.
+    """
+    if device is None:
+        return get_device()
+    if not isinstance(device, str | torch.device):
+        raise TypeError(f"device must be a str, torch.device or None, got {type(device).__name__}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(
+            f"device={device!r} is not a device PyTorch knows; expected one of {_KNOWN_TYPES}"
+        ) from err
+    if dev.type not in _KNOWN_TYPES:
+        raise ValueError(f"device={device!r} has type {dev.type!r}; expected one of {_KNOWN_TYPES}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was asked for, but CUDA is not available here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} asks for GPU {dev.index}, but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are present"
+            )
+    if dev.type == "mps" and not _mps_available():
+        raise ValueError(f"device={device!r} was asked for, but MPS is not available here")
+    return dev
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait until all queued work on `device` has finished (a no-op on the CPU)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+def set_seed(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and every GPU).
+
+    With `deterministic=True`, also ask PyTorch for deterministic algorithms
+    (cuDNN included), which can be slower and raises on operations that have none.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 -- readers' code may use the legacy global RNG
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic)
+    if deterministic:
+        # cuBLAS needs this workspace setting for deterministic matmuls on CUDA >= 10.2
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def describe_hardware(device: str | torch.device | None = None) -> dict[str, object]:
+    """Return a short description of the machine and of `device` (default: `get_device()`)."""
+    dev = resolve_device(device)
+    info: dict[str, object] = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "processor": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(dev),
+        "cuda_available": torch.cuda.is_available(),
+        "mps_available": _mps_available(),
+    }
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        info.update(
+            device_name=props.name,
+            device_count=torch.cuda.device_count(),
+            device_memory_gib=round(props.total_memory / 2**30, 1),
+            multiprocessors=props.multi_processor_count,
+            cuda_version=torch.version.cuda,
+        )
+    elif dev.type == "mps":
+        info.update(device_name="Apple MPS")
+    else:
+        info.update(device_name=platform.processor() or platform.machine())
+    return info

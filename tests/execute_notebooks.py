@@ -1,0 +1,48 @@
+"""Re-execute notebooks in place with nbclient and print the seconds each one took.
+
+usage: python tests/execute_notebooks.py notebooks/*.ipynb [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Execute one notebook in its own folder, write it back, return the seconds taken."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": path.parent}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--json", type=Path, help="also write {notebook: seconds} here")
+    args = parser.parse_args(argv)
+    seconds = {}
+    for path in args.notebooks:
+        seconds[path.name] = execute(path)
+        print(f"{seconds[path.name]:7.1f} s  {path}", flush=True)
+    print(f"{sum(seconds.values()):7.1f} s  in total")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(seconds, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

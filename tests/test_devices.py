@@ -1,0 +1,74 @@
+"""Tests for nnbook.devices."""
+
+import pytest
+import torch
+
+from nnbook.devices import describe_hardware, get_device, resolve_device, set_seed
+
+
+def test_get_device_prefers_accelerators():
+    """get_device returns cuda when present, else mps, else cpu."""
+    dev = get_device()
+    if torch.cuda.is_available():
+        assert dev.type == "cuda"
+    elif torch.backends.mps.is_available():
+        assert dev.type == "mps"
+    else:
+        assert dev == torch.device("cpu")
+
+
+def test_resolve_device_accepts_strings_and_devices():
+    """'cpu' and torch.device('cpu') both resolve to the CPU; None means get_device()."""
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert resolve_device(None) == get_device()
+
+
+@pytest.mark.parametrize("bad", ["gpu", "tpu", "cuda:x"])
+def test_resolve_device_rejects_unknown(bad):
+    """An unknown device string names the argument and the known types."""
+    with pytest.raises(ValueError, match="device="):
+        resolve_device(bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_resolve_device_rejects_missing_cuda():
+    """Asking for CUDA where there is none says so."""
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+
+
+def test_set_seed_repeats_draws():
+    """The same seed gives the same draws; another seed gives others."""
+    set_seed(7)
+    a = torch.rand(5)
+    set_seed(7)
+    b = torch.rand(5)
+    set_seed(8)
+    c = torch.rand(5)
+    torch.testing.assert_close(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_set_seed_deterministic_flag_round_trip():
+    """deterministic=True turns on deterministic algorithms; False turns them off again."""
+    set_seed(0, deterministic=True)
+    assert torch.are_deterministic_algorithms_enabled()
+    set_seed(0, deterministic=False)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize(("bad", "exc"), [(-1, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_set_seed_rejects_bad_seeds(bad, exc):
+    """A negative or non-integer seed is refused with a message naming it."""
+    with pytest.raises(exc, match="seed"):
+        set_seed(bad)
+
+
+def test_describe_hardware_names_the_device():
+    """The description names torch's version, the device and the thread count."""
+    info = describe_hardware("cpu")
+    assert info["torch"] == torch.__version__
+    assert info["device"] == "cpu"
+    assert info["torch_threads"] == torch.get_num_threads()
+    assert isinstance(info["device_name"], str) and info["device_name"]
