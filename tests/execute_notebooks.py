@@ -1,6 +1,6 @@
 """Re-execute notebooks in place with nbclient and print the seconds each one took.
 
-usage: python tests/execute_notebooks.py notebooks/*.ipynb [--json PATH]
+usage: python tests/execute_notebooks.py notebooks/*.ipynb [--json PATH] [--no-write]
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import nbformat
 from nbclient import NotebookClient
 
 
-def execute(path: Path, timeout: int = 600) -> float:
-    """Execute one notebook in its own folder, write it back, return the seconds taken."""
+def execute(path: Path, timeout: int = 600, write: bool = True) -> float:
+    """Execute one notebook in its folder, write it back unless told not to; return seconds."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": path.parent}}
@@ -24,7 +24,8 @@ def execute(path: Path, timeout: int = 600) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    nbformat.write(nb, path)
+    if write:
+        nbformat.write(nb, path)
     return seconds
 
 
@@ -32,10 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, help="also write {notebook: seconds} here")
+    parser.add_argument(
+        "--no-write", action="store_true", help="time only; leave the files as they are"
+    )
     args = parser.parse_args(argv)
     seconds = {}
     for path in args.notebooks:
-        seconds[path.name] = execute(path)
+        seconds[path.name] = execute(path, write=not args.no_write)
         print(f"{seconds[path.name]:7.1f} s  {path}", flush=True)
     print(f"{sum(seconds.values()):7.1f} s  in total")
     if args.json:

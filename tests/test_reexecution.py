@@ -1,0 +1,169 @@
+"""The stored notebook outputs are re-execution proof, and the leeway nbval is given is narrow.
+
+`make test` re-executes every notebook with nbval and compares each output with the stored
+one, after the rewrites of tests/nbval_sanitize.cfg and outside cells tagged
+nbval-ignore-output; that run is the re-execution check. These tests prove that its leeway is
+no wider than it claims: each sanitizer rewrites timings, throughputs and addresses but leaves
+ordinary numbers alone, every ignored cell says why, and the stored outputs come from one clean
+top-to-bottom run with nothing machine-specific or on stderr in them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from nbval.plugin import get_sanitize_patterns
+
+ROOT = Path(__file__).resolve().parents[1]
+SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IGNORE_TAG = "nbval-ignore-output"
+# Text that betrays the machine a notebook ran on; PNG and other base64 data are not searched.
+MACHINE_PATHS = re.compile(r"/tmp/|/work/|/root/|/home/|site-packages|[A-Z]:\\Users\\")
+TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
+
+# Text that the sanitizers must rewrite, and what it must become.
+VARIABLE = [
+    ("took 0.0123 s", "took <DURATION>"),
+    ("12.3 ms per epoch", "<DURATION> per epoch"),
+    ("45 µs", "<DURATION>"),
+    ("median 7.5us", "median <DURATION>"),
+    ("3.2e-05 s", "<DURATION>"),
+    ("800 ns", "<DURATION>"),
+    ("CPU: 123.4 GFLOP/s", "CPU: <GFLOPS> GFLOP/s"),
+    ("37 GFLOP/s", "<GFLOPS> GFLOP/s"),
+    ("<Figure object at 0x7f3a2b1c9d80>", "<Figure object at <ADDRESS>>"),
+]
+# Ordinary output that no sanitizer may touch: losses, counts, shapes, rates, seeds.
+ORDINARY = [
+    "0.2175",
+    "185",
+    "train loss 0.2175, eval loss 0.2385",
+    "accuracy 0.906 (eval 0.892)",
+    "tensor([690, 639, 671])",
+    "torch.Size([50, 3])",
+    "lr 0.005 -> 5e-05 over 1000 epochs",
+    "2000 samples, 1000 for evaluation",
+    "seed 2100",
+    "hidden sizes 1, 2 and 4",
+    "0x10 is sixteen",
+    "step 20: 3 misclassified",
+]
+
+
+def sanitize(text: str) -> str:
+    """Apply the sanitizers exactly as nbval does: every pattern of the file, in order."""
+    for regex, replace in get_sanitize_patterns(SANITIZE_FILE.read_text()):
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(path: Path) -> list[dict]:
+    return [cell for cell in read(path)["cells"] if cell["cell_type"] == "code"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def output_text(output: dict) -> str:
+    """The textual content of one output (stream text, or text-like data), joined."""
+    if "text" in output:
+        text = output["text"]
+        return "".join(text) if isinstance(text, list) else text
+    parts = []
+    for mime in TEXT_MIMES:
+        value = output.get("data", {}).get(mime)
+        if value is None:
+            continue
+        if mime == "application/json":
+            parts.append(json.dumps(value))
+        else:
+            parts.append("".join(value) if isinstance(value, list) else value)
+    return "\n".join(parts)
+
+
+def test_sanitize_file_is_parsed_by_nbval():
+    """nbval reads every section of the sanitize file (each regex line right above its replace)."""
+    text = SANITIZE_FILE.read_text()
+    sections = re.findall(r"^\[.+\]$", text, flags=re.MULTILINE)
+    patterns = get_sanitize_patterns(text)
+    assert len(patterns) == len(sections) >= 3
+    for regex, _ in patterns:
+        re.compile(regex)
+
+
+@pytest.mark.parametrize(("text", "expected"), VARIABLE)
+def test_sanitizers_rewrite_variable_output(text, expected):
+    """Durations, throughputs and memory addresses are rewritten to a placeholder."""
+    assert sanitize(text) == expected
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_sanitizers_leave_ordinary_numbers_alone(text):
+    """Losses, counts, shapes and rates pass through the sanitizers unchanged."""
+    assert sanitize(text) == text
+
+
+def test_notebooks_are_found():
+    """The checks below have the seven chapters to look at."""
+    assert len(NOTEBOOKS) >= 7, NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_ignored_cells_say_why(path):
+    """Every cell whose output nbval ignores carries a comment giving the reason."""
+    silent = []
+    for cell in code_cells(path):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if IGNORE_TAG not in tags:
+            continue
+        comments = [
+            line.strip().lstrip("#").strip()
+            for line in source(cell).splitlines()
+            if line.strip().startswith("#")
+        ]
+        if not any(len(comment.split()) >= 4 for comment in comments):
+            silent.append(source(cell).splitlines()[:2])
+    assert not silent, f"{path.name}: {IGNORE_TAG} cells without a '# why' comment: {silent}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_other_nbval_escape_hatch(path):
+    """No cell skips nbval or expects an exception: the only leeway is ignoring output."""
+    for cell in code_cells(path):
+        tags = cell.get("metadata", {}).get("tags", [])
+        others = [tag for tag in tags if tag.startswith("nbval") and tag != IGNORE_TAG]
+        assert not others, f"{path.name}: cell tagged {others}: {source(cell)[:80]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_come_from_one_clean_run(path):
+    """Code cells were executed once each, top to bottom, in a fresh kernel (1, 2, 3, ...)."""
+    counts = [cell.get("execution_count") for cell in code_cells(path) if source(cell).strip()]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: execution counts {counts}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_are_clean(path):
+    """No stored output is an error, goes to stderr, or shows a path of the machine."""
+    problems = []
+    for number, cell in enumerate(code_cells(path), start=1):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                problems.append(f"code cell {number}: error {output.get('ename')}")
+            if output["output_type"] == "stream" and output.get("name") == "stderr":
+                problems.append(f"code cell {number}: stderr {output_text(output)[:120]!r}")
+            match = MACHINE_PATHS.search(output_text(output))
+            if match:
+                text = output_text(output)
+                context = text[max(0, match.start() - 40) : match.end() + 40]
+                problems.append(f"code cell {number}: machine path {context!r}")
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
