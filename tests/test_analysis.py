@@ -3,7 +3,16 @@
 import pytest
 import torch
 
-from nnbook.analysis import find_roots, grid_points, model_grid
+from nnbook.analysis import (
+    find_roots,
+    grid_points,
+    model_grid,
+    posterior_grid,
+    posterior_section,
+    rule_grid,
+    wrong_side_fractions,
+)
+from nnbook.data import ThreeClassProblem
 from nnbook.models import MLP
 
 
@@ -56,3 +65,66 @@ def test_grid_with_zero_extent_is_refused():
         grid_points((1.0, 1.0), (0.0, 1.0), 10)
     with pytest.raises(ValueError, match="output must be"):
         model_grid(MLP(2, 2, 2), (0, 1), (0, 1), output="probs")
+
+
+def test_rule_grid_orientation_and_shape():
+    """rule_grid puts the class of (x[j], y[i]) at values[i, j], checked with x1 > 2 * x2."""
+    grid = rule_grid(lambda X: (X[:, 0] > 2 * X[:, 1]).long(), (0.0, 16.0), (0.0, 9.0), (33, 19))
+    assert grid.values.shape == (19, 33) and grid.values.dtype == torch.int64
+    expected = (grid.x[None, :] > 2 * grid.y[:, None]).long()
+    assert torch.equal(grid.values, expected)
+
+
+def test_rule_grid_refuses_a_rule_with_the_wrong_output():
+    """A rule that returns one value per grid row rather than per point is refused."""
+    with pytest.raises(ValueError, match="one class per point"):
+        rule_grid(lambda X: X[:10, 0].long(), (0.0, 1.0), (0.0, 1.0), 5)
+    with pytest.raises(TypeError, match="callable"):
+        rule_grid("bayes", (0.0, 1.0), (0.0, 1.0), 5)
+
+
+def test_posterior_grid_matches_pointwise_posterior():
+    """posterior_grid holds problem.posterior of (x[j], y[i]) at [i, j], rows summing to one."""
+    problem = ThreeClassProblem()
+    grid = posterior_grid(problem, (41, 23))
+    assert grid.values.shape == (23, 41, 3)
+    torch.testing.assert_close(grid.values.sum(-1), torch.ones(23, 41, dtype=torch.float64))
+    i, j = 7, 30
+    point = torch.tensor([[grid.x[j].item(), grid.y[i].item()]], dtype=torch.float64)
+    torch.testing.assert_close(grid.values[i, j], problem.posterior(point)[0])
+
+
+def test_posterior_section_long_format():
+    """posterior_section gives steps rows per class; at x2 = upper(x1), P(class 2) is one half."""
+    problem = ThreeClassProblem()
+    x1 = 8.0
+    frame = posterior_section(problem, x1, steps=101)
+    assert list(frame.columns) == ["x2", "class", "prob"] and len(frame) == 303
+    wide = frame.pivot(index="x2", columns="class", values="prob")
+    torch.testing.assert_close(torch.tensor(wide.sum(axis=1).to_numpy()), torch.ones(101).double())
+    middle = problem.upper(torch.tensor(x1)).item()
+    p2 = posterior_section(problem, x1, steps=2).query("`class` == 2")
+    assert p2["prob"].iloc[0] < 0.5 < p2["prob"].iloc[1]
+    at_line = problem.posterior(torch.tensor([[x1, middle]], dtype=torch.float64))[0, 2]
+    assert at_line.item() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="x1 must lie"):
+        posterior_section(problem, 20.0)
+
+
+def test_wrong_side_fractions_reproduce_make_dataset():
+    """One repeat is the wrong-side share of make_dataset drawn with the same generator."""
+    problem = ThreeClassProblem()
+    shares = wrong_side_fractions(problem, 500, 1, torch.Generator().manual_seed(5))
+    X, y = problem.make_dataset(500, torch.Generator().manual_seed(5))
+    assert shares.shape == (1,)
+    assert shares.item() == problem.wrong_side(X, y).double().mean().item()
+
+
+def test_wrong_side_fractions_average_to_the_centerline_error():
+    """Over many samples the mean share approaches 1 - expected centerline accuracy."""
+    problem = ThreeClassProblem()
+    shares = wrong_side_fractions(problem, 2000, 300, torch.Generator().manual_seed(0))
+    error = 1 - problem.expected_accuracy(problem.centerline_predict, 400)
+    assert shares.mean().item() == pytest.approx(error, abs=2e-3)
+    with pytest.raises(ValueError, match="repeats must be a positive int"):
+        wrong_side_fractions(problem, 10, 0)

@@ -7,9 +7,13 @@ import pytest
 import torch
 
 from nnbook.analysis import Grid
+from nnbook.data import ThreeClassProblem
 from nnbook.plotting import (
     CLASS_COLORS,
     new_axes,
+    plot_binary_regions,
+    plot_centerlines,
+    plot_class_boundaries,
     plot_grid_image,
     plot_matmul,
     scatter_classes,
@@ -74,3 +78,49 @@ def test_book_style_sets_fixed_figure_size():
     use_book_style()
     assert tuple(plt.rcParams["figure.figsize"]) == (8.0, 4.5)
     assert plt.rcParams["figure.dpi"] == 100
+
+
+def test_plot_centerlines_draws_the_lower_line_only_between_its_crossings():
+    """The lower line starts at x1 = 6 (x2 = 0) and stops where it meets the upper line."""
+    problem = ThreeClassProblem()
+    _, ax = plt.subplots()
+    assert plot_centerlines(problem, ax=ax, label="centerlines") is ax
+    upper, lower = ax.get_lines()
+    x, y = lower.get_xdata(), lower.get_ydata()
+    drawn = ~np.isnan(y)
+    assert x[drawn].min() == pytest.approx(6.0, abs=0.05)
+    assert x[drawn].max() == pytest.approx(8.97, abs=0.05)
+    assert np.isfinite(upper.get_ydata()).all()
+    assert ax.get_xlim() == (0.0, 16.0) and ax.get_ylim() == (0.0, 9.0)
+    assert [h.get_label() for h in ax.get_legend_handles_labels()[0]] == ["centerlines"]
+
+
+def test_plot_class_boundaries_follows_the_class_change():
+    """The boundary of a grid split at x = 0.3 is a vertical line at x = 0.3."""
+    x = torch.linspace(0, 1, 51)
+    y = torch.linspace(0, 2, 21)
+    values = (x[None, :] > 0.3).long().expand(21, 51)
+    _, ax = plt.subplots()
+    assert plot_class_boundaries(Grid(x, y, values), ax=ax) is ax
+    vertices = np.concatenate(
+        [path.vertices for c in ax.collections for path in c.get_paths() if len(path.vertices)]
+    )
+    assert np.allclose(vertices[:, 0], 0.31, atol=0.011)
+    with pytest.raises(ValueError, match="class labels"):
+        plot_class_boundaries(Grid(x, y, torch.zeros(21, 51, 3)))
+
+
+def test_plot_binary_regions_draws_image_and_points_within_the_grid():
+    """One image, one scatter per class, axes limited to the grid; non-probabilities refused."""
+    x, y = torch.linspace(-0.5, 1.5, 4), torch.linspace(-0.5, 1.5, 6)
+    proba = torch.linspace(0, 1, 24).reshape(6, 4)
+    X = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 1, 1])
+    _, ax = plt.subplots()
+    assert plot_binary_regions(Grid(x, y, proba), X, labels, ax=ax) is ax
+    assert len(ax.images) == 1
+    np.testing.assert_array_equal(ax.images[0].get_array(), proba.numpy())
+    assert len(ax.collections) == 2
+    assert ax.get_xlim() == (-0.5, 1.5) and ax.get_ylim() == (-0.5, 1.5)
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        plot_binary_regions(Grid(x, y, proba * 3 - 1), X, labels)

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-__all__ = ["Grid", "find_roots", "grid_points", "model_grid"]
+from nnbook.data import ThreeClassProblem
+
+__all__ = [
+    "Grid",
+    "cross_section",
+    "find_roots",
+    "grid_points",
+    "largest_drops",
+    "model_grid",
+    "posterior_grid",
+    "posterior_section",
+    "rule_grid",
+    "section_boundaries",
+    "snapshot_grids",
+    "stack_snapshots",
+    "wrong_side_fractions",
+]
 
 
 def find_roots(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -101,3 +121,246 @@ def model_grid(
     else:
         values = logits.argmax(dim=1).reshape(shape)
     return Grid(x, y, values)
+
+
+# --- the three-class problem: its exact answers on grids, sections and re-drawn samples ----
+
+
+def rule_grid(
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    steps: int | tuple[int, int] = 400,
+) -> Grid:
+    """Classes that a rule `predict(X) -> (N,)` assigns on a grid; values (ny, nx), int64.
+
+    `predict` is a function of float64 points, such as `problem.bayes_predict` or
+    `problem.centerline_predict`; for a trained model use `model_grid(..., output="class")`.
+    """
+    if not callable(predict):
+        raise TypeError(f"predict must be callable, got {type(predict).__name__}")
+    x, y, points = grid_points(xlim, ylim, steps)
+    labels = predict(points.to(torch.float64))  # (ny * nx,)
+    if labels.shape != (points.shape[0],):
+        raise ValueError(
+            f"predict must return one class per point, shape ({points.shape[0]},), "
+            f"got {tuple(labels.shape)}"
+        )
+    return Grid(x, y, labels.long().reshape(len(y), len(x)))
+
+
+def posterior_grid(problem: ThreeClassProblem, steps: int | tuple[int, int] = 200) -> Grid:
+    """The exact posterior P(class | x) on a grid over the problem's domain; values (ny, nx, 3)."""
+    x, y, points = grid_points(problem.xlim, problem.ylim, steps)
+    post = problem.posterior(points.to(torch.float64))  # (ny * nx, 3)
+    return Grid(x, y, post.reshape(len(y), len(x), -1))
+
+
+def posterior_section(problem: ThreeClassProblem, x1: float, steps: int = 301) -> pd.DataFrame:
+    """The exact posterior along the vertical line at `x1`, in long format.
+
+    Returns a DataFrame with columns `x2`, `class` and `prob`: `steps` rows per class,
+    x2 running from the bottom of the domain to its top.
+    """
+    if not problem.x1_min <= x1 <= problem.x1_max:
+        raise ValueError(f"x1 must lie in {problem.xlim}, got {x1}")
+    if not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an int of at least 2, got {steps!r}")
+    x2 = torch.linspace(problem.x2_min, problem.x2_max, steps, dtype=torch.float64)
+    points = torch.stack([torch.full_like(x2, x1), x2], dim=1)  # (steps, 2)
+    wide = pd.DataFrame(problem.posterior(points).numpy())
+    wide.insert(0, "x2", x2.numpy())
+    return wide.melt(id_vars="x2", var_name="class", value_name="prob")
+
+
+def wrong_side_fractions(
+    problem: ThreeClassProblem,
+    n: int,
+    repeats: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Wrong-side share in each of `repeats` fresh samples of `n` points; shape (repeats,).
+
+    Each sample is drawn as `problem.make_dataset(n)` draws it; the share is the
+    fraction of its points that `problem.wrong_side` flags.
+    """
+    for name, value in [("n", n), ("repeats", repeats)]:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    X, y = problem.make_dataset(n * repeats, generator)  # all samples in one draw
+    wrong = problem.wrong_side(X, y).reshape(repeats, n)
+    return wrong.to(torch.float64).mean(dim=1)
+
+
+# --- many snapshots at once, cross-sections and abrupt changes (chapter 5) ----------------
+
+
+def stack_snapshots(snapshots: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack state_dicts of one architecture along a new first dimension: each entry (S, ...)."""
+    snapshots = list(snapshots)
+    if not snapshots:
+        raise ValueError("snapshots must hold at least one state_dict, got none")
+    keys = list(snapshots[0])
+    for i, snap in enumerate(snapshots):
+        if list(snap) != keys:
+            raise ValueError(
+                f"snapshot {i} has keys {sorted(snap)}, but snapshot 0 has {sorted(keys)}"
+            )
+    return {k: torch.stack([snap[k] for snap in snapshots]) for k in keys}
+
+
+def _outputs_from_logits(logits: torch.Tensor, output: str) -> torch.Tensor:
+    """Classes, probabilities or logits from logits (..., C), as `model_grid` defines them."""
+    if output == "logits":
+        return logits
+    if logits.shape[-1] == 1:  # one logit: binary
+        if output == "proba":
+            return torch.sigmoid(logits[..., 0])
+        return (logits[..., 0] > 0).long()
+    if output == "proba":
+        return torch.softmax(logits, dim=-1)
+    return logits.argmax(dim=-1)
+
+
+@torch.no_grad()
+def snapshot_grids(
+    model: nn.Module,
+    snapshots: Sequence[Mapping[str, torch.Tensor]],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    steps: int | tuple[int, int] = 600,
+    output: str = "class",
+    device: torch.device | str | None = None,
+    chunk_size: int = 8,
+) -> Grid:
+    """Evaluate `model` with the weights of every snapshot on one grid, batched over snapshots.
+
+    `model` supplies the architecture; its own weights are not used. The snapshots are
+    stacked and run through `torch.func.functional_call` under `torch.vmap`, `chunk_size`
+    snapshots per pass to bound memory. Values are (S, ny, nx) for `output="class"`, and
+    (S, ny, nx, C) for `"proba"` or `"logits"` (C = 1 gives (S, ny, nx) probabilities),
+    each slice equal to `model_grid` run on that snapshot.
+    """
+    if output not in ("proba", "class", "logits"):
+        raise ValueError(f"output must be 'proba', 'class' or 'logits', got {output!r}")
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    stacked = stack_snapshots(snapshots)
+    x, y, points = grid_points(xlim, ylim, steps)
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    points = points.to(device)
+
+    def forward(params: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(model, params, (X,))
+
+    batched = torch.vmap(forward, in_dims=(0, None))  # params (S, ...), points shared
+    was_training = model.training
+    model.eval()
+    parts = []
+    n = len(snapshots)
+    for start in range(0, n, chunk_size):
+        params = {k: v[start : start + chunk_size].to(device) for k, v in stacked.items()}
+        logits = batched(params, points)  # (s, ny * nx, C)
+        parts.append(_outputs_from_logits(logits, output).cpu())
+    model.train(was_training)
+    values = torch.cat(parts)
+    return Grid(x, y, values.reshape(n, len(y), len(x), *values.shape[2:]))
+
+
+@torch.no_grad()
+def cross_section(
+    model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    x1: float,
+    ylim: tuple[float, float],
+    steps: int = 300,
+    device: torch.device | str | None = None,
+) -> pd.DataFrame:
+    """Class probabilities along the vertical line at `x1`, in long format.
+
+    `model` is a classifier (its logits go through softmax) or any function that maps
+    points (N, 2) to probabilities (N, C), such as `problem.posterior`. Returns a
+    DataFrame with columns `x2`, `class` and `prob` (as `posterior_section`): `steps`
+    rows per class, x2 rising from `ylim[0]` to `ylim[1]`.
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps must be an int of at least 2, got {steps!r}")
+    if not ylim[1] > ylim[0]:
+        raise ValueError(f"ylim must have positive extent (low < high), got {ylim}")
+    x2 = torch.linspace(ylim[0], ylim[1], steps)
+    points = torch.stack([torch.full_like(x2, float(x1)), x2], dim=1)  # (steps, 2)
+    if isinstance(model, nn.Module):
+        if device is None:
+            param = next(model.parameters(), None)
+            device = param.device if param is not None else torch.device("cpu")
+        was_training = model.training
+        model.eval()
+        probs = torch.softmax(model(points.to(device)), dim=1).cpu()
+        model.train(was_training)
+    elif callable(model):
+        probs = torch.as_tensor(model(points))
+    else:
+        raise TypeError(f"model must be an nn.Module or a callable, got {type(model).__name__}")
+    if probs.ndim != 2 or probs.shape[0] != steps:
+        raise ValueError(f"expected probabilities of shape ({steps}, C), got {tuple(probs.shape)}")
+    wide = pd.DataFrame(probs.double().numpy())
+    wide.insert(0, "x2", x2.double().numpy())
+    return wide.melt(id_vars="x2", var_name="class", value_name="prob")
+
+
+def section_boundaries(section: pd.DataFrame) -> pd.DataFrame:
+    """Where the most probable class changes along a cross-section, by root finding.
+
+    `section` is long format (`x2`, `class`, `prob`), as `cross_section` returns. For each
+    pair of classes a < b, the roots of p_a - p_b (linear interpolation) are kept where
+    a and b are the two most probable classes, that is, where the predicted class
+    switches between them. Returns a DataFrame with columns `class_a`, `class_b`, `x2`,
+    sorted by `x2`.
+    """
+    missing = {"x2", "class", "prob"} - set(section.columns)
+    if missing:
+        raise ValueError(f"section needs columns x2, class and prob; missing {sorted(missing)}")
+    wide = section.pivot(index="x2", columns="class", values="prob").sort_index()
+    x2 = wide.index.to_numpy(dtype=np.float64)
+    probs = wide.to_numpy(dtype=np.float64)  # (steps, C)
+    classes = list(wide.columns)
+    rows = []
+    for i, j in itertools.combinations(range(len(classes)), 2):
+        diff = torch.from_numpy(probs[:, i] - probs[:, j])
+        for root in find_roots(torch.tensor(x2), diff).tolist():
+            at_root = np.array([np.interp(root, x2, probs[:, k]) for k in range(len(classes))])
+            others = np.delete(at_root, [i, j])
+            if others.size == 0 or others.max() < at_root[i]:
+                rows.append({"class_a": classes[i], "class_b": classes[j], "x2": root})
+    frame = pd.DataFrame(rows, columns=["class_a", "class_b", "x2"])
+    return frame.sort_values("x2", ignore_index=True)
+
+
+def largest_drops(values: pd.Series, k: int = 3, start: float | None = None) -> pd.DataFrame:
+    """The `k` largest decreases between consecutive entries of a series indexed by epoch.
+
+    With `start`, only changes that end at an epoch >= `start` count (e.g. to skip the
+    initial descent). Returns a DataFrame with columns `epoch_before`, `epoch`, `before`,
+    `after` and `drop` (before - after, positive), largest drop first.
+    """
+    if not isinstance(values, pd.Series):
+        raise TypeError(
+            f"values must be a pandas Series indexed by epoch, got {type(values).__name__}"
+        )
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if len(values) < 2:
+        raise ValueError(f"need at least two values to find a change, got {len(values)}")
+    frame = pd.DataFrame(
+        {
+            "epoch_before": values.index[:-1],
+            "epoch": values.index[1:],
+            "before": values.to_numpy()[:-1],
+            "after": values.to_numpy()[1:],
+        }
+    )
+    frame["drop"] = frame["before"] - frame["after"]
+    if start is not None:
+        frame = frame[frame["epoch"] >= start]
+    return frame.nlargest(k, "drop").reset_index(drop=True)

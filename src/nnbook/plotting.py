@@ -6,24 +6,32 @@ Axes, never calls `plt.show()` and never runs a model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 
 from nnbook.analysis import Grid
+from nnbook.data import ThreeClassProblem
 
 __all__ = [
     "CLASS_COLORS",
     "CLASS_MARKERS",
     "FIGSIZE",
     "PALETTE",
+    "animate_boundaries",
     "new_axes",
+    "plot_binary_regions",
+    "plot_boundary_evolution",
+    "plot_boundary_stages",
+    "plot_centerlines",
+    "plot_class_boundaries",
     "plot_grid_image",
     "plot_matmul",
     "scatter_classes",
@@ -140,3 +148,201 @@ def plot_matmul(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("GFLOP/s (median)")
     ax.legend()
     return ax
+
+
+def plot_centerlines(
+    problem: ThreeClassProblem, ax: Axes | None = None, steps: int = 400, **kwargs
+) -> Axes:
+    """Draw the two centerlines of a three-class problem and set the axes to its domain.
+
+    The upper line is drawn across the domain; the lower line only where it separates
+    classes 0 and 1, between the bottom edge and the point where it meets the upper line.
+    """
+    ax = new_axes(ax)
+    x1 = torch.linspace(problem.x1_min, problem.x1_max, steps, dtype=torch.float64)
+    upper, lower = problem.upper(x1), problem.lower(x1)
+    visible = (lower >= problem.x2_min) & (lower <= upper)
+    lower = torch.where(visible, lower, torch.nan)  # NaN leaves a gap in the line
+    style = {"color": PALETTE["centerline"], "linewidth": 2.0} | kwargs
+    ax.plot(x1.numpy(), upper.numpy(), **style)
+    style.pop("label", None)  # one legend entry for both lines
+    ax.plot(x1.numpy(), lower.numpy(), **style)
+    ax.set_xlim(problem.xlim)
+    ax.set_ylim(problem.ylim)
+    ax.set_xlabel(r"$x_1$")
+    ax.set_ylabel(r"$x_2$")
+    return ax
+
+
+def plot_class_boundaries(grid: Grid, ax: Axes | None = None, **kwargs) -> Axes:
+    """Draw the lines where the class of a (ny, nx) grid of class labels changes."""
+    ax = new_axes(ax)
+    values = _to_numpy(grid.values)
+    if values.ndim != 2:
+        raise ValueError(f"plot_class_boundaries needs (ny, nx) class labels, got {values.shape}")
+    x, y = _to_numpy(grid.x), _to_numpy(grid.y)
+    style = {"colors": PALETTE["bayes"], "linewidths": 2.0} | kwargs
+    for c in np.unique(values):
+        # the 0.5-level line of each one-vs-rest indicator; shared edges coincide exactly
+        if (values == c).all():
+            continue
+        ax.contour(x, y, (values == c).astype(float), levels=[0.5], **style)
+    return ax
+
+
+def plot_binary_regions(
+    grid: Grid, X, y, ax: Axes | None = None, colorbar_label: str | None = None, **kwargs
+) -> Axes:
+    """Draw a binary model's P(class 1) on a (ny, nx) grid, with labelled points on top.
+
+    `grid` comes from `nnbook.analysis.model_grid(model, ..., output="proba")`; `kwargs`
+    go to `plot_grid_image`. The axes are limited to the grid.
+    """
+    values = _to_numpy(grid.values)
+    if values.ndim != 2 or not ((values >= 0) & (values <= 1)).all():
+        raise ValueError(
+            f"plot_binary_regions needs (ny, nx) probabilities in [0, 1], got shape "
+            f"{values.shape} with range [{values.min():.3g}, {values.max():.3g}]"
+        )
+    ax = plot_grid_image(grid, ax=ax, colorbar_label=colorbar_label, **kwargs)
+    scatter_classes(X, y, ax=ax)
+    x0, x1, y0, y1 = grid.extent
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return ax
+
+
+# --- the decision boundary across training snapshots (chapter 5) -------------------------
+
+
+def _snapshot_slices(grids: Grid, epochs: Sequence[float]) -> tuple[np.ndarray, list[float]]:
+    """Check a stacked Grid of classes (S, ny, nx) against its S epochs."""
+    values = _to_numpy(grids.values)
+    epochs = [float(e) for e in epochs]
+    if values.ndim != 3:
+        raise ValueError(f"grids must hold (S, ny, nx) class labels, got shape {values.shape}")
+    if len(epochs) != values.shape[0]:
+        raise ValueError(f"got {len(epochs)} epochs for {values.shape[0]} snapshot grids")
+    return values, epochs
+
+
+def _epoch_colors(epochs: Sequence[float], cmap: str) -> tuple[mpl.cm.ScalarMappable, list]:
+    """A colour per epoch from a sequential colormap spanning the first to the last epoch."""
+    norm = mpl.colors.Normalize(vmin=min(epochs), vmax=max(epochs))
+    mappable = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    return mappable, [mappable.to_rgba(e) for e in epochs]
+
+
+def plot_boundary_evolution(
+    grids: Grid,
+    epochs: Sequence[float],
+    ax: Axes | None = None,
+    cmap: str = "viridis",
+    colorbar: bool = True,
+    linewidths: float = 1.0,
+) -> Axes:
+    """Overlay the class boundaries of every snapshot, coloured by epoch on a colorbar.
+
+    `grids.values` is (S, ny, nx) class labels, one slice per snapshot, as
+    `nnbook.analysis.snapshot_grids(..., output="class")` returns them.
+    """
+    values, epochs = _snapshot_slices(grids, epochs)
+    ax = new_axes(ax)
+    mappable, colors = _epoch_colors(epochs, cmap)
+    for classes, color in zip(values, colors, strict=True):
+        plot_class_boundaries(
+            Grid(grids.x, grids.y, classes), ax=ax, colors=[color], linewidths=linewidths
+        )
+    if colorbar:
+        ax.figure.colorbar(mappable, ax=ax, label="epoch")
+    ax.set_xlabel(r"$x_1$")
+    ax.set_ylabel(r"$x_2$")
+    return ax
+
+
+def plot_boundary_stages(
+    grids: Grid,
+    epochs: Sequence[float],
+    rows: int = 4,
+    cols: int = 5,
+    axes: np.ndarray | None = None,
+    background: Callable[[Axes], object] | None = None,
+    cmap: str = "viridis",
+    linewidths: float = 1.0,
+) -> np.ndarray:
+    """Split the snapshots into `rows` x `cols` consecutive stages, one panel each.
+
+    Each panel overlays its stage's boundaries, coloured by epoch on the same scale as
+    `plot_boundary_evolution`, and is titled with its epochs. `background(ax)` (e.g.
+    drawing the centerlines) is called on every panel first. Returns the (rows, cols)
+    array of Axes.
+    """
+    values, epochs = _snapshot_slices(grids, epochs)
+    for name, n in [("rows", rows), ("cols", cols)]:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{name} must be a positive int, got {n!r}")
+    if rows * cols > len(epochs):
+        raise ValueError(
+            f"{rows} x {cols} stages need at least {rows * cols} snapshots, got {len(epochs)}"
+        )
+    if axes is None:
+        _, axes = plt.subplots(rows, cols, sharex=True, sharey=True, figsize=(12, 7.5))
+    axes = np.asarray(axes).reshape(rows, cols)
+    _, colors = _epoch_colors(epochs, cmap)
+    stages = np.array_split(np.arange(len(epochs)), rows * cols)
+    for ax, stage in zip(axes.flat, stages, strict=True):
+        if background is not None:
+            background(ax)
+        for s in stage:
+            plot_class_boundaries(
+                Grid(grids.x, grids.y, values[s]), ax=ax, colors=[colors[s]], linewidths=linewidths
+            )
+        first, last = epochs[stage[0]], epochs[stage[-1]]
+        ax.set_title(f"epochs {first:g}–{last:g}" if last != first else f"epoch {first:g}")
+        ax.set_xlabel(r"$x_1$" if ax in axes[-1] else "")
+        ax.set_ylabel(r"$x_2$" if ax in axes[:, 0] else "")
+    return axes
+
+
+def animate_boundaries(
+    grids: Grid,
+    epochs: Sequence[float],
+    ax: Axes | None = None,
+    background: Callable[[Axes], object] | None = None,
+    titles: Sequence[str] | None = None,
+    color: str = PALETTE["model"],
+    interval: int = 150,
+) -> FuncAnimation:
+    """An animation of the class boundaries, one frame per snapshot.
+
+    Takes precomputed (S, ny, nx) class grids; `background(ax)` draws what stays (e.g. the
+    centerlines) once; `titles[i]` (default: "epoch <e>") titles frame i. Returns the
+    `FuncAnimation`; display it with `IPython.display.HTML(anim.to_jshtml())` and close
+    its figure so it is not shown a second time.
+    """
+    values, epochs = _snapshot_slices(grids, epochs)
+    if titles is None:
+        titles = [f"epoch {e:g}" for e in epochs]
+    if len(titles) != len(epochs):
+        raise ValueError(f"got {len(titles)} titles for {len(epochs)} frames")
+    ax = new_axes(ax)
+    if background is not None:
+        background(ax)
+    ax.set_xlabel(r"$x_1$")
+    ax.set_ylabel(r"$x_2$")
+    drawn: list = []
+
+    def draw(frame: int) -> list:
+        for artist in drawn:
+            artist.remove()
+        before = set(ax.collections)
+        plot_class_boundaries(
+            Grid(grids.x, grids.y, values[frame]), ax=ax, colors=color, linewidths=2.0
+        )
+        drawn[:] = [c for c in ax.collections if c not in before]
+        ax.set_title(titles[frame])
+        return drawn
+
+    return FuncAnimation(
+        ax.figure, draw, frames=len(epochs), init_func=lambda: draw(0), interval=interval
+    )

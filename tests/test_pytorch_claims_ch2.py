@@ -1,0 +1,162 @@
+"""Claims chapter 2 makes about PyTorch itself: losses on logits, gradients, registration."""
+
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+
+def _exact_bce_with_logits(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """log(1 + exp(-z)) for y = 1 and log(1 + exp(z)) for y = 0, computed stably in float64."""
+    s = torch.where(y == 1, -z, z).double()
+    return s.clamp(min=0) + torch.log1p(torch.exp(-s.abs()))
+
+
+def test_bce_with_logits_equals_bce_of_sigmoid_where_both_are_finite():
+    """For moderate logits, BCEWithLogitsLoss(z, y) == BCELoss(sigmoid(z), y)."""
+    gen = torch.Generator().manual_seed(0)
+    z = 10 * torch.rand(1000, generator=gen) - 5  # |z| <= 5: sigmoid is far from saturating
+    y = torch.randint(0, 2, (1000,), generator=gen).float()
+    fused = nn.BCEWithLogitsLoss(reduction="none")(z, y)
+    two_step = nn.BCELoss(reduction="none")(torch.sigmoid(z), y)
+    assert torch.isfinite(two_step).all()
+    torch.testing.assert_close(fused, two_step, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("z", [20.0, 50.0, 200.0])
+def test_sigmoid_then_bce_saturates_where_the_fused_loss_is_exact(z):
+    """Float32 sigmoid(z) rounds to 1: BCELoss clamps log(0) to -100 and its gradient is 0."""
+    y = torch.zeros(1)
+    logit = torch.tensor([z], requires_grad=True)
+    assert torch.sigmoid(logit).item() == 1.0
+    two_step = nn.BCELoss()(torch.sigmoid(logit), y)
+    (grad_two_step,) = torch.autograd.grad(two_step, logit)
+    assert two_step.item() == 100.0
+    assert grad_two_step.item() == 0.0
+
+    logit = torch.tensor([z], requires_grad=True)
+    fused = nn.BCEWithLogitsLoss()(logit, y)
+    (grad_fused,) = torch.autograd.grad(fused, logit)
+    torch.testing.assert_close(fused.double(), _exact_bce_with_logits(logit.detach(), y)[0])
+    torch.testing.assert_close(grad_fused, torch.ones(1))  # sigmoid(z) - y
+
+
+def test_sigmoid_then_bce_loses_precision_before_it_saturates():
+    """At z = 10 the two-step loss is off by far more than float32 rounding; fused is not."""
+    z, y = torch.tensor([10.0]), torch.zeros(1)
+    exact = _exact_bce_with_logits(z, y)[0].item()
+    two_step = nn.BCELoss()(torch.sigmoid(z), y).item()
+    fused = nn.BCEWithLogitsLoss()(z, y).item()
+    assert abs(two_step - exact) > 1e-4
+    assert abs(fused - exact) < 1e-5
+
+
+def test_gradients_accumulate_without_zero_grad():
+    """A second backward without zeroing adds the same gradient again: exactly twice."""
+    torch.manual_seed(0)
+    layer = nn.Linear(2, 1)
+    X, y = torch.randn(8, 2), torch.rand(8)
+
+    def backward():
+        nn.BCEWithLogitsLoss()(layer(X).squeeze(1), y).backward()
+
+    backward()
+    once = layer.weight.grad.clone()
+    backward()
+    assert torch.equal(layer.weight.grad, 2 * once)
+    layer.zero_grad()
+    assert layer.weight.grad is None  # set_to_none=True is the default
+    backward()
+    assert torch.equal(layer.weight.grad, once)
+
+
+class _PlainList(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = [nn.Linear(2, 4), nn.Linear(4, 1)]
+
+
+class _WithModuleList(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(2, 4), nn.Linear(4, 1)])
+
+
+def test_plain_list_submodules_are_not_registered():
+    """Layers in a plain list are invisible to parameters() and state_dict()."""
+    model = _PlainList()
+    assert list(model.parameters()) == []
+    assert model.state_dict() == {}
+
+
+def test_module_list_submodules_are_registered():
+    """The same layers in an nn.ModuleList contribute all 4 tensors and 17 numbers."""
+    model = _WithModuleList()
+    assert len(list(model.parameters())) == 4
+    assert sum(p.numel() for p in model.parameters()) == 2 * 4 + 4 + 4 * 1 + 1
+    assert list(model.state_dict()) == [
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.1.weight",
+        "layers.1.bias",
+    ]
+
+
+def test_linear_weight_is_out_by_in():
+    """nn.Linear(in, out) stores weight as (out, in) and computes x @ W.T + b."""
+    torch.manual_seed(0)
+    layer = nn.Linear(2, 4)
+    assert layer.weight.shape == (4, 2) and layer.bias.shape == (4,)
+    x = torch.randn(5, 2)
+    torch.testing.assert_close(layer(x), x @ layer.weight.T + layer.bias)
+
+
+class _NotATensor:
+    """An arbitrary Python object: unpickling it means running its class's code."""
+
+
+def test_torch_load_refuses_arbitrary_objects_by_default_and_with_weights_only(tmp_path):
+    """weights_only=True (the default since PyTorch 2.6) refuses pickled non-tensor objects."""
+    path = tmp_path / "object.pt"
+    torch.save({"w": torch.ones(2), "extra": _NotATensor()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)
+    state = tmp_path / "state.pt"
+    torch.save(nn.Linear(2, 1).state_dict(), state)
+    assert set(torch.load(state, weights_only=True)) == {"weight", "bias"}
+
+
+def test_bce_with_logits_matches_the_stable_formula():
+    """BCEWithLogitsLoss(z, y) == max(z, 0) - y z + log(1 + exp(-|z|)), averaged over the batch."""
+    gen = torch.Generator().manual_seed(1)
+    z = 30 * torch.randn(500, generator=gen)
+    y = torch.randint(0, 2, (500,), generator=gen).float()
+    formula = z.clamp(min=0) - y * z + torch.log1p(torch.exp(-z.abs()))
+    torch.testing.assert_close(nn.BCEWithLogitsLoss()(z, y), formula.mean())
+
+
+def test_dataloader_batches_shapes_drop_last_and_seeded_shuffle():
+    """Batches stack to (B, 2) and (B,); drop_last skips the short batch; a seed fixes the order."""
+    X, y = torch.randn(2500, 2), torch.arange(2500)
+    ds = torch.utils.data.TensorDataset(X, y)
+    loader = torch.utils.data.DataLoader(ds, batch_size=128)
+    sizes = [len(b) for _, b in loader]
+    assert len(sizes) == 20 and sizes[-1] == 2500 - 19 * 128
+    xb, yb = next(iter(loader))
+    assert xb.shape == (128, 2) and yb.shape == (128,)
+    dropped = torch.utils.data.DataLoader(ds, batch_size=128, drop_last=True)
+    assert len(dropped) == 19 and all(len(b) == 128 for _, b in dropped)
+
+    def order(seed=None, gen=None):
+        gen = gen or torch.Generator().manual_seed(seed)
+        loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True, generator=gen)
+        return torch.cat([b for _, b in loader])
+
+    gen = torch.Generator().manual_seed(3)
+    first, second = order(gen=gen), order(gen=gen)
+    assert not torch.equal(first, second)  # a new order on every pass
+    assert torch.equal(first, order(seed=3))  # the same seed, the same order
+    assert torch.equal(first.sort().values, y)  # every sample exactly once

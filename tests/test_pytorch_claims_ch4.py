@@ -1,0 +1,99 @@
+"""Every claim chapter 4 makes about PyTorch's softmax, one-hot, NLL and cross-entropy."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+@pytest.fixture
+def logits_and_targets():
+    """A batch of eight moderate logits over three classes, and their labels."""
+    gen = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(8, 3, generator=gen)  # (N, C)
+    y = torch.randint(0, 3, (8,), generator=gen)  # (N,)
+    return logits, y
+
+
+def test_unshuffled_loader_yields_the_first_rows():
+    """DataLoader(shuffle=False) gives the first batch_size rows, in order, as (B, 2) and (B,)."""
+    X = torch.arange(40.0).reshape(20, 2)
+    y = torch.arange(20) % 3
+    X_batch, y_batch = next(iter(DataLoader(TensorDataset(X, y), batch_size=5, shuffle=False)))
+    assert torch.equal(X_batch, X[:5]) and torch.equal(y_batch, y[:5])
+    assert X_batch.shape == (5, 2) and y_batch.shape == (5,)
+
+
+def test_one_hot_shape_and_content():
+    """F.one_hot turns (N,) labels into (N, C) rows with a single 1 at the label."""
+    y = torch.tensor([2, 0, 1, 1])
+    onehot = F.one_hot(y, num_classes=3)
+    assert onehot.shape == (4, 3) and onehot.dtype == torch.int64
+    assert torch.equal(onehot.argmax(dim=1), y)
+    assert torch.equal(onehot.sum(dim=1), torch.ones(4, dtype=torch.int64))
+    assert F.one_hot(torch.tensor([0, 1])).shape == (2, 2)  # C inferred from the largest label
+
+
+def test_softmax_rows_sum_to_one(logits_and_targets):
+    """softmax over dim=1 turns each row into a probability distribution."""
+    logits, _ = logits_and_targets
+    probs = torch.softmax(logits, dim=1)
+    torch.testing.assert_close(probs.sum(dim=1), torch.ones(8))
+    assert (probs > 0).all()
+
+
+def test_argmax_of_probabilities_equals_argmax_of_logits(logits_and_targets):
+    """softmax is monotone within a row, so it does not change the predicted class."""
+    logits, _ = logits_and_targets
+    assert torch.equal(torch.softmax(logits, dim=1).argmax(dim=1), logits.argmax(dim=1))
+
+
+def test_log_softmax_equals_log_of_softmax(logits_and_targets):
+    """For moderate logits, log_softmax is the log of softmax."""
+    logits, _ = logits_and_targets
+    torch.testing.assert_close(
+        torch.log_softmax(logits, dim=1), torch.log(torch.softmax(logits, dim=1))
+    )
+
+
+def test_nll_by_one_hot_by_gather_and_by_nllloss_equal_cross_entropy(logits_and_targets):
+    """Unreduced cross-entropy is -log_softmax at the label, however it is picked out."""
+    logits, y = logits_and_targets
+    log_probs = torch.log_softmax(logits, dim=1)  # (N, C)
+    by_mask = -log_probs[F.one_hot(y, num_classes=3) == 1]
+    by_sum = -(F.one_hot(y, num_classes=3) * log_probs).sum(dim=1)
+    by_gather = -log_probs.gather(1, y.unsqueeze(1)).squeeze(1)
+    by_nll = nn.NLLLoss(reduction="none")(log_probs, y)
+    cross_entropy = nn.CrossEntropyLoss(reduction="none")(logits, y)
+    for value in (by_mask, by_sum, by_gather, by_nll):
+        torch.testing.assert_close(value, cross_entropy)
+
+
+def test_reductions_mean_and_sum(logits_and_targets):
+    """reduction='mean' is the unreduced losses' mean, 'sum' their sum, so sum = N * mean."""
+    logits, y = logits_and_targets
+    per_sample = F.cross_entropy(logits, y, reduction="none")
+    mean = F.cross_entropy(logits, y, reduction="mean")
+    total = F.cross_entropy(logits, y, reduction="sum")
+    torch.testing.assert_close(mean, per_sample.mean())
+    torch.testing.assert_close(total, per_sample.sum())
+    torch.testing.assert_close(total, len(y) * mean)
+    assert F.cross_entropy(logits, y).item() == mean.item()  # the default is the mean
+
+
+def test_extreme_logits_break_log_of_softmax_but_not_the_fused_loss():
+    """With logits [0, 200, -200] in float32, log(softmax) gives -inf; log_softmax stays exact."""
+    logits = torch.tensor([[0.0, 200.0, -200.0]])
+    y = torch.tensor([2])
+    naive = torch.log(torch.softmax(logits, dim=1))
+    assert torch.isinf(naive[0, 0]) and torch.isinf(naive[0, 2])
+    assert math.isnan((-(F.one_hot(y, 3) * naive).sum()).item())  # 0 * -inf
+    exp = torch.exp(logits)
+    assert math.isnan((exp / exp.sum(dim=1, keepdim=True))[0, 1].item())  # inf / inf
+    analytic = torch.tensor([[-200.0, 0.0, -400.0]])  # z - logsumexp(z), logsumexp = 200 + 1e-87
+    torch.testing.assert_close(torch.log_softmax(logits, dim=1), analytic)
+    assert F.cross_entropy(logits, y).item() == 400.0
+    assert F.nll_loss(torch.log_softmax(logits, dim=1), y).item() == 400.0
