@@ -430,9 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.update(grids)
     n_snap, steps = grids["grid_snapshots"], grids["grid_steps"]
     print(f"decision grids, {n_snap} snapshots of {steps} x {steps} points:")
-    print(
-        f"  pivot {grids['grid_seconds_pivot']:.3f} s, library {grids['grid_seconds_library']:.3f} s"
-    )
+    t_pivot, t_lib = grids["grid_seconds_pivot"], grids["grid_seconds_library"]
+    print(f"  pivot {t_pivot:.3f} s, library {t_lib:.3f} s")
     print(
         f"  grid_speedup_vs_pivot       = {grids['grid_speedup_vs_pivot']:.1f} "
         f"(identical: {grids['grid_identical']})"
