@@ -1,0 +1,434 @@
+"""Train many small MLPs at once: one batched computation with an extra model dimension.
+
+Training the seeds of one configuration one after another pays Python and kernel-launch
+overhead for every tiny model. `BatchedMLP` stacks the weights of K models along a
+leading "member" dimension (weight `(K, out, in)`, bias `(K, out)`), so one `baddbmm`
+per layer computes all K forward passes, and `train_batched` trains them together.
+
+Why a batched run equals K separate runs (to float rounding):
+
+- the members' parameters are disjoint slices of the stacked tensors, and the loss
+  that is back-propagated is the sum of the members' losses, so the gradient of each
+  slice is the gradient of its own member's loss and nothing else;
+- SGD (with momentum, Nesterov, weight decay) and Adam/AdamW update every parameter
+  entry from that entry's own gradient and state (and a step count that all members
+  share), so one optimizer over the stacked tensors makes exactly each member's update.
+  Optimizers that look at whole tensors (gradient-norm clipping, LARS/LAMB, L-BFGS)
+  would mix the members, so `train_batched` refuses them;
+- each member draws its batches from its own `torch.Generator` with the same draws
+  as `TensorLoader` (and hence `DataLoader(shuffle=True, generator=g)`).
+
+Members may have different hidden widths (with the same number of hidden layers):
+narrower members are padded with units whose incoming and outgoing weights and bias
+start at zero. Such a unit's pre-activation is exactly 0; with tanh, ReLU or GELU its
+output is exactly 0 too (for an activation with act(0) != 0, such as the sigmoid, it is
+multiplied by a fixed zero mask). So it adds exact zeros to the next layer, its weights
+receive zero gradients, and SGD and Adam never move them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from nnbook.data import TensorLoader
+from nnbook.models import ACTIVATIONS, MLP
+from nnbook.training import logits_and_targets
+
+__all__ = ["BatchedMLP", "evaluate_batched", "expected_accuracies", "train_batched"]
+
+# Optimizers whose update of each entry depends only on that entry (see the module docstring).
+ELEMENTWISE_OPTIMIZERS: tuple[type[torch.optim.Optimizer], ...] = (
+    torch.optim.SGD,
+    torch.optim.Adam,
+    torch.optim.AdamW,
+)
+
+
+class BatchedMLP(nn.Module):
+    """K `MLP` classifiers evaluated and trained together.
+
+    Build it from models (`BatchedMLP(models)`) or from seeds
+    (`BatchedMLP.from_seeds(2, 8, 3, seeds=[0, 1, 2])`). Layer `l` is stored as
+    `weights[l]` of shape (K, out, in) and `biases[l]` of shape (K, out); hidden
+    layers are as wide as the widest member. `member(k)` returns member k as a plain `MLP`.
+    """
+
+    def __init__(self, models: Sequence[MLP], seeds: Sequence[int] | None = None):
+        super().__init__()
+        models = list(models)
+        if not models:
+            raise ValueError("BatchedMLP needs at least one model, got none")
+        for i, m in enumerate(models):
+            if not isinstance(m, MLP):
+                raise TypeError(f"models[{i}] must be an nnbook MLP, got {type(m).__name__}")
+        first = models[0]
+        for i, m in enumerate(models):
+            if (m.in_features, m.out_features, len(m.hidden), m.activation) != (
+                first.in_features,
+                first.out_features,
+                len(first.hidden),
+                first.activation,
+            ):
+                raise ValueError(
+                    "all models must share in_features, out_features, the number of hidden "
+                    f"layers and the activation: models[0] is {first.extra_repr()} "
+                    f"({first.activation}), models[{i}] is {m.extra_repr()} ({m.activation})"
+                )
+        if seeds is not None and len(seeds) != len(models):
+            raise ValueError(f"got {len(seeds)} seeds for {len(models)} models")
+        self.in_features = first.in_features
+        self.out_features = first.out_features
+        self.activation = first.activation
+        self.hidden_sizes: tuple[tuple[int, ...], ...] = tuple(m.hidden for m in models)
+        self.seeds: tuple[int, ...] | None = None if seeds is None else tuple(seeds)
+        widths = [max(h[i] for h in self.hidden_sizes) for i in range(len(first.hidden))]
+        sizes = [self.in_features, *widths, self.out_features]
+        K = len(models)
+        ref = next(first.parameters())
+        self.act = ACTIVATIONS[self.activation]()
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for layer in range(len(sizes) - 1):
+            W = torch.zeros(K, sizes[layer + 1], sizes[layer], dtype=ref.dtype, device=ref.device)
+            b = torch.zeros(K, sizes[layer + 1], dtype=ref.dtype, device=ref.device)
+            for k, m in enumerate(models):
+                linear = m.net[2 * layer]
+                out_k, in_k = linear.weight.shape
+                W[k, :out_k, :in_k] = linear.weight.detach()
+                b[k, :out_k] = linear.bias.detach()
+            self.weights.append(nn.Parameter(W))
+            self.biases.append(nn.Parameter(b))
+        # (K, 1, width) masks that silence the padding units. They are only applied when some
+        # member is padded and the activation is nonzero at 0; otherwise the zero weights do it.
+        padded = any(h != tuple(widths) for h in self.hidden_sizes)
+        self.masked = padded and self.act(torch.zeros(1)).item() != 0
+        for layer, width in enumerate(widths):
+            mask = torch.zeros(K, 1, width, dtype=ref.dtype, device=ref.device)
+            for k, h in enumerate(self.hidden_sizes):
+                mask[k, 0, : h[layer]] = 1
+            self.register_buffer(f"mask{layer}", mask)
+
+    @classmethod
+    def from_seeds(
+        cls,
+        in_features: int,
+        hidden: int | Sequence[int],
+        out_features: int,
+        seeds: Sequence[int],
+        activation: str = "tanh",
+    ) -> BatchedMLP:
+        """Member k is the `MLP` built right after `torch.manual_seed(seeds[k])`.
+
+        The global random state is restored afterwards, so building the batch has no
+        side effect on later draws.
+        """
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError("seeds must name at least one seed, got an empty sequence")
+        models = []
+        with torch.random.fork_rng(devices=[]):
+            for seed in seeds:
+                if not isinstance(seed, int) or isinstance(seed, bool):
+                    raise TypeError(f"seeds must be ints, got {seed!r}")
+                torch.manual_seed(seed)
+                models.append(MLP(in_features, hidden, out_features, activation))
+        return cls(models, seeds=seeds)
+
+    def __len__(self) -> int:
+        return self.weights[0].shape[0]
+
+    @property
+    def n_members(self) -> int:
+        return len(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (K, N, out) for inputs (K, N, in), one set per member, or (N, in) shared."""
+        K = len(self)
+        if x.ndim == 2 and x.shape[1] == self.in_features:
+            x = x.expand(K, -1, -1)  # every member sees the same points
+        elif x.ndim != 3 or x.shape[0] != K or x.shape[2] != self.in_features:
+            raise ValueError(
+                f"BatchedMLP expects input of shape (N, {self.in_features}) or "
+                f"({K}, N, {self.in_features}), got {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise TypeError(f"BatchedMLP expects floating-point input, got {x.dtype}")
+        h = x
+        last = len(self.weights) - 1
+        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))  # (K, N, out)
+            if layer < last:
+                h = self.act(h)
+                if self.masked:
+                    h = h * getattr(self, f"mask{layer}")
+        return h
+
+    def member(self, k: int) -> MLP:
+        """Member `k` as a plain `MLP` (a copy, on the batch's device)."""
+        if not isinstance(k, int) or isinstance(k, bool):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"member {k} is out of range for {len(self)} members")
+        k = k % len(self)
+        with torch.random.fork_rng(devices=[]):  # MLP() draws an initialisation we overwrite
+            model = MLP(self.in_features, self.hidden_sizes[k], self.out_features, self.activation)
+        ref = self.weights[0]
+        model = model.to(device=ref.device, dtype=ref.dtype)
+        with torch.no_grad():
+            for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+                linear = model.net[2 * layer]
+                out_k, in_k = linear.weight.shape
+                linear.weight.copy_(W[k, :out_k, :in_k])
+                linear.bias.copy_(b[k, :out_k])
+        return model
+
+    def extra_repr(self) -> str:
+        widths = sorted({"-".join(map(str, h)) for h in self.hidden_sizes})
+        return (
+            f"members={len(self)}, in={self.in_features}, hidden={widths}, "
+            f"out={self.out_features}, activation={self.activation!r}"
+        )
+
+
+# --- losses and evaluation ------------------------------------------------------------------
+
+
+def _unreduced(loss_fn: nn.Module) -> tuple[nn.Module, str]:
+    """A copy of `loss_fn` that returns per-sample losses, and the reduction it had."""
+    reduction = getattr(loss_fn, "reduction", None)
+    if reduction not in ("sum", "mean"):
+        raise ValueError(
+            f"loss_fn must be a torch loss with reduction 'sum' or 'mean', got "
+            f"{type(loss_fn).__name__} with reduction {reduction!r}"
+        )
+    if reduction == "mean" and getattr(loss_fn, "weight", None) is not None:
+        raise ValueError("class weights with reduction='mean' are not supported; use 'sum'")
+    unreduced = copy.copy(loss_fn)
+    unreduced.reduction = "none"
+    return unreduced, reduction
+
+
+def _member_losses(unreduced: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample losses (K, N) for logits (K, N, C) and labels (K, N)."""
+    K, N, C = logits.shape
+    flat_logits, flat_y = logits_and_targets(logits.reshape(K * N, C), y.reshape(K * N))
+    return unreduced(flat_logits, flat_y).reshape(K, N)
+
+
+def _check_data(
+    model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, name: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accept shared data X (N, in), y (N,) or one set per member X (K, N, in), y (K, N)."""
+    for label, t in [(f"{name} X", X), (f"{name} y", y)]:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{label} must be a torch.Tensor, got {type(t).__name__}")
+    K, d = len(model), model.in_features
+    shared = X.ndim == 2 and X.shape[1] == d and y.shape == X.shape[:1]
+    per_member = X.ndim == 3 and X.shape[0] == K and X.shape[2] == d and y.shape == X.shape[:2]
+    if not (shared or per_member):
+        raise ValueError(
+            f"{name} data must be X (N, {d}) with y (N,), or one set per member, X ({K}, N, "
+            f"{d}) with y ({K}, N); got X {tuple(X.shape)} and y {tuple(y.shape)}"
+        )
+    if X.shape[-2] == 0:
+        raise ValueError(f"{name} data has no samples")
+    if not X.is_floating_point():
+        raise TypeError(f"{name} X must be floating point, got {X.dtype}")
+    return X, y
+
+
+@torch.no_grad()
+def evaluate_batched(
+    model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss per sample and accuracy of every member: two tensors of shape (K,).
+
+    `X`, `y` are shared (N, in), (N,) or per member (K, N, in), (K, N). Runs in eval
+    mode and restores the previous mode; the loss is summed and divided by N whatever
+    the reduction of `loss_fn`, as `nnbook.training.evaluate` does.
+    """
+    X, y = _check_data(model, X, y, "evaluation")
+    unreduced, _ = _unreduced(loss_fn)
+    device = model.weights[0].device
+    X, y = X.to(device), y.to(device)
+    was_training = model.training
+    model.eval()
+    logits = model(X)  # (K, N, C)
+    model.train(was_training)
+    y = y.expand(len(model), -1)
+    losses = _member_losses(unreduced, logits, y)
+    pred = (logits[..., 0] > 0).long() if logits.shape[2] == 1 else logits.argmax(dim=2)
+    n = y.shape[1]
+    return losses.sum(dim=1) / n, (pred == y).sum(dim=1).double() / n
+
+
+@torch.no_grad()
+def expected_accuracies(model: BatchedMLP, problem, steps: int = 200) -> list[float]:
+    """Each member's exact accuracy over `problem`'s data distribution, not over a sample.
+
+    `problem` is a `ThreeClassProblem` (anything with `expected_accuracy(predict, steps)`);
+    member k's predicted classes are scored with the true class probabilities on a
+    `steps` x `steps` midpoint grid, one member at a time to bound the memory used.
+    """
+    if not isinstance(model, BatchedMLP):
+        raise TypeError(f"model must be a BatchedMLP, got {type(model).__name__}")
+    n_classes = getattr(problem, "n_classes", model.out_features)
+    if model.out_features != n_classes:
+        raise ValueError(
+            f"the members have {model.out_features} logits but the problem has {n_classes} classes"
+        )
+    ref = model.weights[0]
+    accuracies = []
+    for k in range(len(model)):
+        member = model.member(k).eval()
+
+        def predict(X: torch.Tensor, member: MLP = member) -> torch.Tensor:
+            return member(X.to(device=ref.device, dtype=ref.dtype)).argmax(dim=1).cpu()
+
+        accuracies.append(problem.expected_accuracy(predict, steps=steps))
+    return accuracies
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def _check_optimizer(model: BatchedMLP, optimizer: torch.optim.Optimizer) -> None:
+    if not isinstance(optimizer, ELEMENTWISE_OPTIMIZERS):
+        names = ", ".join(cls.__name__ for cls in ELEMENTWISE_OPTIMIZERS)
+        raise TypeError(
+            f"optimizer must update each entry on its own ({names}) so that members stay "
+            f"independent, got {type(optimizer).__name__}"
+        )
+    in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if in_optimizer != {id(p) for p in model.parameters()}:
+        raise ValueError(
+            "optimizer must hold exactly the BatchedMLP's parameters, e.g. "
+            "torch.optim.Adam(model.parameters(), lr=...)"
+        )
+
+
+def _shuffled_orders(index_loaders: Sequence[TensorLoader]) -> torch.Tensor:
+    """One pass of every member's shuffled index loader: (K, N) sample orders."""
+    # Each loader yields the whole permutation as a single batch; list() runs the pass to
+    # its end, so each generator makes exactly the draws of one TensorLoader/DataLoader pass.
+    orders = []
+    for loader in index_loaders:
+        [(order,)] = list(loader)
+        orders.append(order)
+    return torch.stack(orders)
+
+
+def _hidden_label(hidden: tuple[int, ...]) -> int | str:
+    """The width of a single hidden layer as an int, several as a string like '8-4'."""
+    return hidden[0] if len(hidden) == 1 else "-".join(map(str, hidden))
+
+
+def train_batched(
+    model: BatchedMLP,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    batch_size: int,
+    generators: Sequence[torch.Generator],
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    record_every: int = 1,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Train every member of `model` on its own shuffled batches; return per-member records.
+
+    Member k does what `nnbook.training.train` does for one model with
+    `TensorLoader(X, y, batch_size=batch_size, shuffle=True, generator=generators[k])`
+    and `eval_loaders={"train": that loader, **eval_sets}`: the same batches, the same
+    updates, and the same draws from its generator (evaluating the training set runs
+    one more shuffled pass, as iterating the loader does). `X`, `y` are shared
+    (N, in), (N,) or one training set per member (K, N, in), (K, N); so are the
+    evaluation sets. The data is moved to the model's device once.
+
+    Returns a DataFrame with one row per member and recorded epoch: `member`, `seed`
+    (when the model was built from seeds), `hidden`, `epoch`, `lr`, then `train_loss`,
+    `train_accuracy` and `<name>_loss`, `<name>_accuracy` for each evaluation set.
+    """
+    if not isinstance(model, BatchedMLP):
+        raise TypeError(f"model must be a BatchedMLP, got {type(model).__name__}")
+    for name, value in [
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("record_every", record_every),
+    ]:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    K = len(model)
+    generators = list(generators)
+    if len(generators) != K:
+        raise ValueError(f"need one generator per member: {K} members, got {len(generators)}")
+    for i, g in enumerate(generators):
+        if not isinstance(g, torch.Generator):
+            raise TypeError(f"generators[{i}] must be a torch.Generator, got {type(g).__name__}")
+    _check_optimizer(model, optimizer)
+    unreduced, reduction = _unreduced(loss_fn)
+    X, y = _check_data(model, X, y, "training")
+    eval_sets = dict(eval_sets or {})
+    if "train" in eval_sets:
+        raise ValueError("'train' is reserved for the training set; rename that evaluation set")
+    for name, (X_e, y_e) in eval_sets.items():
+        _check_data(model, X_e, y_e, f"evaluation set {name!r}")
+
+    device = model.weights[0].device
+    X, y = X.to(device), y.to(device)
+    n = X.shape[-2]
+    index_loaders = [
+        TensorLoader(torch.arange(n), batch_size=n, shuffle=True, generator=g) for g in generators
+    ]
+    members = torch.arange(K, device=device).unsqueeze(1)  # (K, 1) for per-member gathers
+    sets = {"train": (X, y)} | {
+        name: (X_e.to(device), y_e.to(device)) for name, (X_e, y_e) in eval_sets.items()
+    }
+    rows: list[dict[str, float]] = []
+    for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
+        lr = optimizer.param_groups[0]["lr"]
+        model.train()
+        orders = _shuffled_orders(index_loaders).to(device)  # (K, n)
+        if X.ndim == 2:
+            X_epoch, y_epoch = X[orders], y[orders]  # (K, n, in), (K, n)
+        else:
+            X_epoch, y_epoch = X[members, orders], y[members, orders]
+        for start in range(0, n, batch_size):
+            xb = X_epoch[:, start : start + batch_size]  # (K, B, in)
+            yb = y_epoch[:, start : start + batch_size]  # (K, B)
+            losses = _member_losses(unreduced, model(xb), yb)  # (K, B)
+            per_member = losses.sum(dim=1) if reduction == "sum" else losses.mean(dim=1)
+            loss = per_member.sum()  # members' parameters are disjoint: gradients stay apart
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if epoch % record_every == 0 or epoch == epochs - 1:
+            _shuffled_orders(index_loaders)  # the draws of iterating the training loader
+            metrics = {}
+            for name, data in sets.items():
+                loss_k, acc_k = evaluate_batched(model, *data, loss_fn)
+                metrics[f"{name}_loss"], metrics[f"{name}_accuracy"] = (
+                    loss_k.tolist(),
+                    acc_k.tolist(),
+                )
+            for k in range(K):
+                row = {"member": k}
+                if model.seeds is not None:
+                    row["seed"] = model.seeds[k]
+                row |= {"hidden": _hidden_label(model.hidden_sizes[k]), "epoch": epoch, "lr": lr}
+                row |= {key: values[k] for key, values in metrics.items()}
+                rows.append(row)
+    return pd.DataFrame.from_records(rows)
