@@ -217,3 +217,20 @@ def test_snapshot_is_detached_copy():
         model.net[0].weight.add_(1.0)
     assert not torch.equal(snap["net.0.weight"], model.net[0].weight)
     assert not snap["net.0.weight"].requires_grad
+
+
+def test_scheduler_of_another_optimizer_is_refused():
+    """A scheduler built on a different optimizer would silently do nothing; train() says so."""
+    model = MLP(2, 3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    stray = torch.optim.SGD(MLP(2, 3, 2).parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LinearLR(stray, 1.0, 0.1, total_iters=3)
+    with pytest.raises(ValueError, match="another optimizer"):
+        train(
+            model,
+            [],
+            loss_fn=nn.CrossEntropyLoss(),
+            optimizer=optimizer,
+            epochs=3,
+            scheduler=scheduler,
+        )

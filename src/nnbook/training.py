@@ -159,6 +159,11 @@ def train(
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
+    if scheduler is not None and getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError(
+            "scheduler is attached to another optimizer than the one passed to train(); "
+            "its learning rates would never reach the parameters being trained"
+        )
     device = torch.device(device) if device is not None else _model_device(model)
     if eval_loaders is None:
         eval_loaders = {"train": train_loader}
