@@ -128,3 +128,53 @@ def test_wrong_side_fractions_average_to_the_centerline_error():
     assert shares.mean().item() == pytest.approx(error, abs=2e-3)
     with pytest.raises(ValueError, match="repeats must be a positive int"):
         wrong_side_fractions(problem, 10, 0)
+
+
+def test_mlp_class_grids_equal_per_snapshot_model_grid():
+    """mlp_class_grids equals model_grid(output="class") of each snapshot, across chunk edges."""
+    from nnbook.analysis import mlp_class_grids
+    from nnbook.models import MLP
+    from nnbook.training import snapshot
+
+    torch.manual_seed(3)
+    for hidden, activation, out in [(8, "tanh", 3), ((5, 4), "relu", 4), (4, "sigmoid", 1)]:
+        model = MLP(2, hidden, out, activation=activation)
+        snaps = [snapshot(MLP(2, hidden, out, activation=activation)) for _ in range(3)]
+        grid = mlp_class_grids(
+            model, snaps, (-2.0, 3.0), (-1.0, 2.0), steps=(23, 17), chunk_size=50
+        )
+        assert grid.values.shape == (3, 17, 23) and grid.values.dtype == torch.int64
+        for snap, values in zip(snaps, grid.values, strict=True):
+            model.load_state_dict(snap)
+            ref = model_grid(model, (-2.0, 3.0), (-1.0, 2.0), steps=(23, 17), output="class")
+            torch.testing.assert_close(values, ref.values)
+            torch.testing.assert_close(grid.x, ref.x)
+
+
+def test_first_argmax_keeps_the_first_maximum_like_argmax():
+    """On ties the comparison-based argmax picks the first maximum, as torch.argmax does."""
+    from nnbook.analysis import _first_argmax
+
+    logits = torch.tensor([[[1.0, 2.0, 2.0, 0.0], [1.0, 2.0, 0.0, 5.0], [0.0, 2.0, 2.0, 5.0]]])
+    expected = logits.argmax(dim=1)
+    assert expected.tolist() == [[0, 0, 0, 1]]
+    torch.testing.assert_close(_first_argmax(logits).long(), expected)
+
+
+def test_mlp_class_grids_rejects_other_models_and_bad_chunks():
+    """Models without an MLP-style net and non-positive chunk sizes get clear errors."""
+    from torch import nn
+
+    from nnbook.analysis import mlp_class_grids
+    from nnbook.models import MLP
+    from nnbook.training import snapshot
+
+    snaps = [snapshot(MLP(2, 4, 3))]
+    with pytest.raises(TypeError, match="MLP"):
+        mlp_class_grids(nn.Linear(2, 3), snaps, (0.0, 1.0), (0.0, 1.0), steps=5)
+    with pytest.raises(ValueError, match="chunk_size"):
+        mlp_class_grids(MLP(2, 4, 3), snaps, (0.0, 1.0), (0.0, 1.0), steps=5, chunk_size=0)
+    odd = MLP(2, 4, 3)
+    odd.net[1] = nn.Softmax(dim=1)
+    with pytest.raises(TypeError, match="Softmax"):
+        mlp_class_grids(odd, snaps, (0.0, 1.0), (0.0, 1.0), steps=5)

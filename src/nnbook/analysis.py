@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from nnbook.data import ThreeClassProblem
+from nnbook.models import ACTIVATIONS
 
 __all__ = [
     "Grid",
@@ -19,6 +20,7 @@ __all__ = [
     "find_roots",
     "grid_points",
     "largest_drops",
+    "mlp_class_grids",
     "model_grid",
     "posterior_grid",
     "posterior_section",
@@ -199,7 +201,10 @@ def stack_snapshots(snapshots: Sequence[Mapping[str, torch.Tensor]]) -> dict[str
     """Stack state_dicts of one architecture along a new first dimension: each entry (S, ...)."""
     snapshots = list(snapshots)
     if not snapshots:
-        raise ValueError("snapshots must hold at least one state_dict, got none")
+        raise ValueError(
+            "snapshots must hold at least one state_dict, got none "
+            "(a report keeps snapshots only when trained with keep_snapshots=True)"
+        )
     keys = list(snapshots[0])
     for i, snap in enumerate(snapshots):
         if list(snap) != keys:
@@ -364,3 +369,88 @@ def largest_drops(values: pd.Series, k: int = 3, start: float | None = None) -> 
     if start is not None:
         frame = frame[frame["epoch"] >= start]
     return frame.nlargest(k, "drop").reset_index(drop=True)
+
+
+# --- many snapshots on one grid, laid out for speed (chapter 7) ---------------------------
+
+
+_ELEMENTWISE: tuple[type[nn.Module], ...] = tuple(ACTIVATIONS.values())
+
+
+def _first_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """Classes from (S, C, N) logits as `model_grid` defines them; (S, N) uint8.
+
+    One logit: class 1 where it is positive. Several: `logits.argmax(dim=1)`, computed by
+    comparisons; a strict `>` keeps the first maximum, as `argmax` does. `argmax` over a
+    short middle dimension is a slow strided reduction; a few whole-array comparisons are not.
+    """
+    if logits.shape[1] == 1:
+        return torch.gt(logits[:, 0], 0).view(torch.uint8)
+    classes = torch.gt(logits[:, 1], logits[:, 0]).view(torch.uint8)  # bool is one byte
+    best = logits[:, 0]
+    for c in range(2, logits.shape[1]):
+        best = torch.maximum(best, logits[:, c - 1])
+        classes.masked_fill_(torch.gt(logits[:, c], best), c)
+    return classes
+
+
+@torch.no_grad()
+def mlp_class_grids(
+    model: nn.Module,
+    snapshots: Sequence[Mapping[str, torch.Tensor]],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    steps: int | tuple[int, int] = 600,
+    device: torch.device | str | None = None,
+    chunk_size: int = 4096,
+) -> Grid:
+    """Predicted classes of an `MLP` for every snapshot on one grid; values (S, ny, nx) int64.
+
+    The same grids as `snapshot_grids(..., output="class")`, computed in a layout that
+    suits tiny layers: points are columns, so the first layer of all S snapshots is one
+    matrix product (S * hidden, 2) @ (2, n), and each later layer one batched product
+    (S, out, in) @ (S, in, n) with a long inner dimension; `chunk_size` points per pass
+    keep the hidden activations in cache. Each logit is the same sum of the same
+    products as in a per-snapshot forward pass, so the classes match it (the tests and
+    `make bench` check identity). Requires `model.net`: an `nn.Sequential` of `nn.Linear`
+    layers and elementwise activations, as `MLP` builds it; the logits must be finite.
+    """
+    net = getattr(model, "net", None)
+    if not isinstance(net, nn.Sequential) or not isinstance(net[0], nn.Linear):
+        raise TypeError(
+            f"model must be an MLP (an nn.Sequential `net` starting with nn.Linear), "
+            f"got {type(model).__name__}"
+        )
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    layers = list(net.named_children())
+    for name, layer in layers:
+        if not isinstance(layer, (nn.Linear, *_ELEMENTWISE)):
+            raise TypeError(
+                f"layer {name} of model.net is a {type(layer).__name__}; expected nn.Linear "
+                f"or an elementwise activation ({', '.join(t.__name__ for t in _ELEMENTWISE)})"
+            )
+    stacked = stack_snapshots(snapshots)
+    prefix = next(k for k, v in model.named_children() if v is net)  # "net"
+    x, y, points = grid_points(xlim, ylim, steps)
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    stacked = {k: v.to(device) for k, v in stacked.items()}
+    columns = points.T.contiguous().to(device)  # (2, ny * nx): one point per column
+    n_snap, n_points = len(snapshots), columns.shape[1]
+    classes = torch.empty(n_snap, n_points, dtype=torch.int64, device=device)
+    for start in range(0, n_points, chunk_size):
+        h = columns[:, start : start + chunk_size]  # (2, n), shared by all snapshots
+        for i, (name, layer) in enumerate(layers):
+            if not isinstance(layer, nn.Linear):
+                h = layer(h)  # elementwise
+            elif i == 0:
+                weight, bias = stacked[f"{prefix}.{name}.weight"], stacked[f"{prefix}.{name}.bias"]
+                h = torch.addmm(bias.reshape(-1, 1), weight.reshape(-1, weight.shape[2]), h)
+                h = h.view(n_snap, weight.shape[1], -1)  # (S, o, n)
+            else:
+                weight, bias = stacked[f"{prefix}.{name}.weight"], stacked[f"{prefix}.{name}.bias"]
+                h = torch.baddbmm(bias.unsqueeze(2), weight, h)  # (S, o, n)
+        classes[:, start : start + chunk_size] = _first_argmax(h)  # uint8 -> int64
+    return Grid(x, y, classes.cpu().reshape(n_snap, len(y), len(x)))

@@ -29,6 +29,7 @@ from torch.utils import benchmark
 from nnbook.devices import describe_hardware, resolve_device, synchronize
 
 __all__ = [
+    "LoopRun",
     "SeedRun",
     "Timing",
     "compare_grids",
@@ -39,6 +40,7 @@ __all__ = [
     "pivot_class_grid",
     "seed_run",
     "seed_snapshots",
+    "thread_effect",
     "time_callable",
     "train_dataloader",
     "train_floor",
@@ -167,6 +169,32 @@ class SeedRun:
     record_every: int = 20
 
 
+@dataclass(frozen=True)
+class LoopRun:
+    """One timed training run: wall-clock and CPU seconds, and the records it made.
+
+    `cpu` is the CPU time of the calling thread (`time.thread_time`): with one intra-op
+    thread and no loader workers all the work happens there, and unlike wall time it
+    does not count the moments when other processes have the core.
+    """
+
+    wall: float
+    cpu: float
+    records: list[dict]
+
+
+@contextmanager
+def _clock():
+    """Yield a dict that receives `wall` and `cpu` seconds of the block when it ends."""
+    times: dict[str, float] = {}
+    wall, cpu = time.perf_counter(), time.thread_time()
+    try:
+        yield times
+    finally:
+        times["cpu"] = time.thread_time() - cpu
+        times["wall"] = time.perf_counter() - wall
+
+
 def seed_run() -> SeedRun:
     """Draw the seed-000 data and initial weights (global seed 2100, the source's order)."""
     from nnbook.data import ThreeClassProblem
@@ -190,29 +218,29 @@ def _seed_model_and_optimizer(run: SeedRun):
     return model, optimizer, scheduler
 
 
-def _train_with(run: SeedRun, epochs: int, make_loaders) -> tuple[float, list[dict]]:
+def _train_with(run: SeedRun, epochs: int, make_loaders) -> LoopRun:
     from nnbook.training import train
 
     model, optimizer, scheduler = _seed_model_and_optimizer(run)
     gen = torch.Generator()
     train_loader, eval_loader = make_loaders(gen)
     gen.manual_seed(SEED)
-    start = time.perf_counter()
-    report = train(
-        model,
-        train_loader,
-        loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"),
-        optimizer=optimizer,
-        epochs=epochs,
-        scheduler=scheduler,
-        eval_loaders={"train": train_loader, "eval": eval_loader},
-        record_every=run.record_every,
-        keep_snapshots=True,
-    )
-    return time.perf_counter() - start, report.records
+    with _clock() as seconds:
+        report = train(
+            model,
+            train_loader,
+            loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"),
+            optimizer=optimizer,
+            epochs=epochs,
+            scheduler=scheduler,
+            eval_loaders={"train": train_loader, "eval": eval_loader},
+            record_every=run.record_every,
+            keep_snapshots=True,
+        )
+    return LoopRun(seconds["wall"], seconds["cpu"], report.records)
 
 
-def train_dataloader(run: SeedRun, epochs: int) -> tuple[float, list[dict]]:
+def train_dataloader(run: SeedRun, epochs: int) -> LoopRun:
     """Seconds and records of the seed's run fed by `DataLoader` (per-item indexing + collation)."""
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -227,7 +255,7 @@ def train_dataloader(run: SeedRun, epochs: int) -> tuple[float, list[dict]]:
     return _train_with(run, epochs, loaders)
 
 
-def train_library(run: SeedRun, epochs: int) -> tuple[float, list[dict]]:
+def train_library(run: SeedRun, epochs: int) -> LoopRun:
     """Seconds and records of the same run fed by the library's `TensorLoader`."""
     from nnbook.data import TensorLoader
 
@@ -240,37 +268,64 @@ def train_library(run: SeedRun, epochs: int) -> tuple[float, list[dict]]:
     return _train_with(run, epochs, loaders)
 
 
-def train_floor(run: SeedRun, epochs: int) -> float:
+def _pre_sliced_epochs(run: SeedRun, epochs: int) -> list[tuple[list, list | None]]:
+    """Every batch the library run will see, cut in advance: (training, evaluation) per epoch.
+
+    The batches come from a `TensorLoader` seeded as in the library run and iterated in
+    the same pattern (one pass per epoch, one more at each recorded epoch for the
+    evaluation on the training set), so the floor computes on exactly the same batches.
+    """
+    from nnbook.data import TensorLoader
+
+    gen = torch.Generator().manual_seed(SEED)
+    loader = TensorLoader(run.X, run.y, batch_size=run.batch_size, shuffle=True, generator=gen)
+    epochs_batches = []
+    for epoch in range(epochs):
+        batches = list(loader)
+        recorded = epoch % run.record_every == 0 or epoch == epochs - 1
+        epochs_batches.append((batches, list(loader) if recorded else None))
+    return epochs_batches
+
+
+def train_floor(run: SeedRun, epochs: int) -> LoopRun:
     """Seconds of the bare minimum: the same steps and evaluations over pre-sliced batches.
 
-    The batches of every epoch are cut before the clock starts; the loop does only
-    forward, loss, backward and step, and the evaluations on whole tensors.
+    The batches of every epoch are cut before the clock starts (the very batches of the
+    library run). The loop does only forward, loss, backward and step on the bare
+    layers (no input checks, no device moves), steps the scheduler, and at the same
+    epochs runs the same evaluation passes (the training set in its batches, the
+    evaluation set in one batch) and records the same metrics.
     """
     model, optimizer, scheduler = _seed_model_and_optimizer(run)
     loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
-    gen = torch.Generator().manual_seed(SEED)
-    n, b = len(run.X), run.batch_size
-    epochs_batches = []
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        X, y = run.X[order], run.y[order]
-        epochs_batches.append([(X[i : i + b], y[i : i + b]) for i in range(0, n, b)])
+    epochs_batches = _pre_sliced_epochs(run, epochs)
+    eval_batches = [(run.X_eval, run.y_eval)]
     net = model.net  # skip the wrapper's input checks: the floor does nothing but arithmetic
-    start = time.perf_counter()
-    for epoch, batches in enumerate(epochs_batches):
-        for xb, yb in batches:
-            loss = loss_fn(net(xb), yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        scheduler.step()
-        if epoch % run.record_every == 0 or epoch == epochs - 1:
-            with torch.no_grad():
-                for X, y in [(run.X, run.y), (run.X_eval, run.y_eval)]:
-                    logits = net(X)
-                    (loss_fn(logits, y) / len(y)).item()
-                    (logits.argmax(1) == y).float().mean().item()
-    return time.perf_counter() - start
+    records = []
+    with _clock() as seconds:
+        for epoch, (batches, train_eval_batches) in enumerate(epochs_batches):
+            lr = optimizer.param_groups[0]["lr"]
+            for xb, yb in batches:
+                loss = loss_fn(net(xb), yb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            scheduler.step()
+            if train_eval_batches is not None:
+                record = {"epoch": epoch, "lr": lr}
+                with torch.no_grad():
+                    for name, loader in [("train", train_eval_batches), ("eval", eval_batches)]:
+                        total = torch.zeros(())
+                        correct = torch.zeros((), dtype=torch.int64)
+                        for X, y in loader:
+                            logits = net(X)
+                            total += loss_fn(logits, y)
+                            correct += (logits.argmax(1) == y).sum()
+                        n = sum(len(y) for _, y in loader)
+                        record[f"{name}_loss"] = total.item() / n
+                        record[f"{name}_accuracy"] = correct.item() / n
+                records.append(record)
+    return LoopRun(seconds["wall"], seconds["cpu"], records)
 
 
 def _records_close(a: list[dict], b: list[dict], rel: float = 1e-5) -> bool:
@@ -285,28 +340,53 @@ def _records_close(a: list[dict], b: list[dict], rel: float = 1e-5) -> bool:
     return True
 
 
-def compare_training(epochs: int = 60, repeats: int = 5, run: SeedRun | None = None) -> dict:
-    """Time the three training loops alternately `repeats` times; medians, ratios and identity."""
+def compare_training(
+    epochs: int = 60, repeats: int = 5, run: SeedRun | None = None, threads: int | None = 1
+) -> dict:
+    """Time the three training loops alternately `repeats` times; medians, ratios and identity.
+
+    All three loops run with the same `threads` (default 1: for such tiny models extra
+    intra-op threads only add synchronisation, and on a busy machine waiting; None keeps
+    torch's setting). The order of the three rotates from repeat to repeat so that none
+    is always first. The reports count as identical when the DataLoader, library and
+    floor runs record the same metrics (to float tolerance). Wall-clock medians give the
+    `train_*` figures; CPU-time medians (`train_cpu_*`) are reported beside them as a
+    check that other processes on the machine cannot disturb.
+    """
     run = run or seed_run()
-    times: dict[str, list[float]] = {"dataloader": [], "library": [], "floor": []}
-    identical = True
-    for _ in range(repeats):
-        t_dl, rec_dl = train_dataloader(run, epochs)
-        t_lib, rec_lib = train_library(run, epochs)
-        times["dataloader"].append(t_dl)
-        times["library"].append(t_lib)
-        times["floor"].append(train_floor(run, epochs))
-        identical = identical and _records_close(rec_dl, rec_lib)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    loops = {
+        "dataloader": lambda: train_dataloader(run, epochs),
+        "library": lambda: train_library(run, epochs),
+        "floor": lambda: train_floor(run, epochs),
+    }
+    names = list(loops)
+    runs: dict[str, list[LoopRun]] = {name: [] for name in names}
+    with num_threads(threads):
+        used = torch.get_num_threads()
+        for r in range(repeats):
+            for name in names[r % 3 :] + names[: r % 3]:
+                runs[name].append(loops[name]())
+    identical = all(
+        _records_close(a.records, b.records) and _records_close(b.records, c.records)
+        for a, b, c in zip(runs["dataloader"], runs["library"], runs["floor"], strict=True)
+    )
+    wall = {k: statistics.median(x.wall for x in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(x.cpu for x in v) for k, v in runs.items()}
     return {
         "epochs": epochs,
         "repeats": repeats,
-        "train_seconds_dataloader": med["dataloader"],
-        "train_seconds_library": med["library"],
-        "train_seconds_floor": med["floor"],
-        "train_speedup_vs_dataloader": med["dataloader"] / med["library"],
-        "train_overhead_vs_floor": med["library"] / med["floor"],
+        "train_threads": used,
+        "train_seconds_dataloader": wall["dataloader"],
+        "train_seconds_library": wall["library"],
+        "train_seconds_floor": wall["floor"],
+        "train_speedup_vs_dataloader": wall["dataloader"] / wall["library"],
+        "train_overhead_vs_floor": wall["library"] / wall["floor"],
         "train_report_identical": identical,
+        "train_cpu_seconds_dataloader": cpu["dataloader"],
+        "train_cpu_seconds_library": cpu["library"],
+        "train_cpu_seconds_floor": cpu["floor"],
+        "train_cpu_speedup_vs_dataloader": cpu["dataloader"] / cpu["library"],
+        "train_cpu_overhead_vs_floor": cpu["library"] / cpu["floor"],
     }
 
 
@@ -316,8 +396,12 @@ def compare_training(epochs: int = 60, repeats: int = 5, run: SeedRun | None = N
 def pivot_class_grid(model: torch.nn.Module, state_dicts, xlim, ylim, steps: int = 600):
     """Class grids for each state_dict the source's way: cartesian product, then a pivot table.
 
-    Returns a list of (ny, nx) int64 arrays, one per state_dict (the baseline that the
-    library's batched grids are measured against).
+    For every state_dict, as the source does it: load the weights, build the points
+    with `torch.cartesian_prod`, run the model (with autograd on, as in the source),
+    take `torch.max` over the logits, stack points and classes into one array, make a
+    DataFrame, pivot it into a grid and read off the sorted unique x and y. Returns a
+    list of (ny, nx) int64 arrays, one per state_dict (the baseline that the library's
+    batched grids are measured against).
     """
     import numpy as np
 
@@ -327,11 +411,11 @@ def pivot_class_grid(model: torch.nn.Module, state_dicts, xlim, ylim, steps: int
         x1 = torch.linspace(xlim[0], xlim[1], steps)
         x2 = torch.linspace(ylim[0], ylim[1], steps)
         points = torch.cartesian_prod(x1, x2)
-        with torch.no_grad():
-            classes = model(points).argmax(dim=1)
-        table = torch.hstack((points, classes.unsqueeze(-1))).numpy()
+        _, classes = torch.max(model(points), dim=1)
+        table = torch.hstack((points, classes.unsqueeze(-1))).detach().numpy()
         frame = pd.DataFrame(table, columns=["x", "y", "z"])
         z = frame.pivot_table(index="x", columns="y", values="z").T.values
+        np.sort(frame.x.unique()), np.sort(frame.y.unique())  # the grid's axes, as the source
         grids.append(np.rint(z).astype(np.int64))
     return grids
 
@@ -359,36 +443,57 @@ def seed_snapshots(run: SeedRun | None = None, epochs: int = 1000) -> list[dict]
 
 
 def compare_grids(
-    repeats: int = 3, steps: int = 600, snapshots: Sequence[dict] | None = None
+    repeats: int = 3,
+    steps: int = 600,
+    snapshots: Sequence[dict] | None = None,
+    threads: int | None = 1,
+    vmap: bool = True,
 ) -> dict[str, object]:
-    """Time class grids for every snapshot: pivot-table baseline against `snapshot_grids`."""
+    """Time class grids for every snapshot: the pivot-table way against `mlp_class_grids`.
+
+    Alternates the two (and, with `vmap`, `snapshot_grids` as a third) `repeats` times
+    with the same `threads`; reports medians and whether every grid is identical.
+    """
     import numpy as np
 
-    from nnbook.analysis import snapshot_grids
+    from nnbook.analysis import mlp_class_grids, snapshot_grids
     from nnbook.data import ThreeClassProblem
     from nnbook.models import MLP
 
     problem = ThreeClassProblem()
     snapshots = list(snapshots) if snapshots is not None else seed_snapshots()
     model = MLP(2, 8, 3)
-    pivot_times, library_times = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        pivot = pivot_class_grid(model, snapshots, problem.xlim, problem.ylim, steps)
-        pivot_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        ours = snapshot_grids(model, snapshots, problem.xlim, problem.ylim, steps).values
-        library_times.append(time.perf_counter() - start)
+    limits = (problem.xlim, problem.ylim)
+    times: dict[str, list[float]] = {"pivot": [], "library": [], "vmap": []}
+    with num_threads(threads):
+        used = torch.get_num_threads()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            pivot = pivot_class_grid(model, snapshots, *limits, steps)
+            times["pivot"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            ours = mlp_class_grids(model, snapshots, *limits, steps).values
+            times["library"].append(time.perf_counter() - start)
+            if vmap:
+                start = time.perf_counter()
+                vmapped = snapshot_grids(model, snapshots, *limits, steps).values
+                times["vmap"].append(time.perf_counter() - start)
     identical = bool(np.array_equal(np.stack(pivot), ours.numpy()))
-    t_pivot, t_lib = statistics.median(pivot_times), statistics.median(library_times)
-    return {
+    if vmap:
+        identical = identical and torch.equal(vmapped, ours)
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    result = {
         "grid_snapshots": len(snapshots),
         "grid_steps": steps,
-        "grid_seconds_pivot": t_pivot,
-        "grid_seconds_library": t_lib,
-        "grid_speedup_vs_pivot": t_pivot / t_lib,
+        "grid_threads": used,
+        "grid_seconds_pivot": med["pivot"],
+        "grid_seconds_library": med["library"],
+        "grid_speedup_vs_pivot": med["pivot"] / med["library"],
         "grid_identical": identical,
     }
+    if vmap:
+        result["grid_seconds_vmap"] = med["vmap"]
+    return result
 
 
 # --- make bench ---------------------------------------------------------------------------
@@ -398,46 +503,104 @@ def notebook_seconds(paths: Sequence[str]) -> dict[str, float]:
     """Execute the notebooks (without writing them) in a child process; seconds per notebook."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "seconds.json"
-        cmd = [sys.executable, "tests/execute_notebooks.py", "--no-write", "--json", str(out)]
+        script = Path(__file__).resolve().parents[2] / "tests" / "execute_notebooks.py"
+        cmd = [sys.executable, str(script), "--no-write", "--json", str(out)]
         subprocess.run([*cmd, *paths], check=True, stdout=subprocess.DEVNULL)
         return json.loads(out.read_text())
+
+
+def thread_effect(
+    epochs: int = 10, repeats: int = 3, run: SeedRun | None = None
+) -> dict[str, float | int]:
+    """Seconds of the library's seed run on one thread and on all of torch's threads, alternated."""
+    run = run or seed_run()
+    counts = sorted({1, torch.get_num_threads()})
+    times: dict[int, list[float]] = {t: [] for t in counts}
+    for _ in range(repeats):
+        for t in counts:
+            with num_threads(t):
+                times[t].append(train_library(run, epochs).wall)
+    return {
+        "threads_epochs": epochs,
+        "threads_max": counts[-1],
+        "train_seconds_library_1_thread": statistics.median(times[1]),
+        "train_seconds_library_all_threads": statistics.median(times[counts[-1]]),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure everything `make bench` reports, print one line per figure, write the JSON."""
     parser = argparse.ArgumentParser(prog="python -m nnbook.bench", description=main.__doc__)
     parser.add_argument("--epochs", type=int, default=100, help="epochs per training run")
-    parser.add_argument("--repeats", type=int, default=5, help="alternating repeats per figure")
+    parser.add_argument("--repeats", type=int, default=7, help="alternating repeats per figure")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the comparisons")
+    parser.add_argument("--grid-steps", type=int, default=600, help="grid points per axis")
+    parser.add_argument(
+        "--grid-epochs", type=int, default=1000, help="epochs of the run whose snapshots are drawn"
+    )
+    parser.add_argument(
+        "--matmul-sizes", type=int, nargs="+", default=[64, 256, 1024, 2048], help="matrix sizes"
+    )
     parser.add_argument("--out", type=Path, default=Path("_build/bench.json"))
     parser.add_argument("--skip-notebooks", action="store_true", help="do not time the notebooks")
+    parser.add_argument(
+        "--notebooks", nargs="+", default=None, help="notebooks to time (default: notebooks/*)"
+    )
     args = parser.parse_args(argv)
 
     results: dict[str, object] = {"hardware": describe_hardware("cpu")}
-    train = compare_training(epochs=args.epochs, repeats=args.repeats)
-    results.update(train)
-    print(f"training, seed-000 run of {args.epochs} epochs, median of {args.repeats}:")
-    print(
-        f"  DataLoader {train['train_seconds_dataloader']:.3f} s, library "
-        f"{train['train_seconds_library']:.3f} s, floor {train['train_seconds_floor']:.3f} s"
+    run = seed_run()
+    train = compare_training(
+        epochs=args.epochs, repeats=args.repeats, run=run, threads=args.threads
     )
+    results.update(train)
+    print(
+        f"training, seed-000 run of {args.epochs} epochs, {train['train_threads']} thread(s), "
+        f"median of {args.repeats}:"
+    )
+    for clock, key in [("wall", "train_seconds"), ("cpu ", "train_cpu_seconds")]:
+        print(
+            f"  {clock} DataLoader {train[f'{key}_dataloader']:.3f} s, library "
+            f"{train[f'{key}_library']:.3f} s, floor {train[f'{key}_floor']:.3f} s"
+        )
     print(
         f"  train_speedup_vs_dataloader = {train['train_speedup_vs_dataloader']:.2f} "
-        f"(identical reports: {train['train_report_identical']})"
+        f"(cpu time: {train['train_cpu_speedup_vs_dataloader']:.2f}; "
+        f"identical reports: {train['train_report_identical']})"
     )
-    print(f"  train_overhead_vs_floor     = {train['train_overhead_vs_floor']:.3f}")
+    print(
+        f"  train_overhead_vs_floor     = {train['train_overhead_vs_floor']:.3f} "
+        f"(cpu time: {train['train_cpu_overhead_vs_floor']:.3f})"
+    )
+    threads = thread_effect(epochs=max(1, args.epochs // 10), repeats=3, run=run)
+    results.update(threads)
+    print(
+        f"  library, {threads['threads_epochs']} epochs: 1 thread "
+        f"{threads['train_seconds_library_1_thread']:.3f} s, {threads['threads_max']} threads "
+        f"{threads['train_seconds_library_all_threads']:.3f} s"
+    )
 
-    grids = compare_grids(repeats=args.repeats)
+    snapshots = seed_snapshots(run, epochs=args.grid_epochs)
+    grids = compare_grids(
+        repeats=max(1, args.repeats // 2),
+        steps=args.grid_steps,
+        snapshots=snapshots,
+        threads=args.threads,
+    )
     results.update(grids)
     n_snap, steps = grids["grid_snapshots"], grids["grid_steps"]
     print(f"decision grids, {n_snap} snapshots of {steps} x {steps} points:")
     t_pivot, t_lib = grids["grid_seconds_pivot"], grids["grid_seconds_library"]
-    print(f"  pivot {t_pivot:.3f} s, library {t_lib:.3f} s")
+    print(
+        f"  pivot {t_pivot:.3f} s, library {t_lib:.3f} s "
+        f"(vmap over snapshots: {grids['grid_seconds_vmap']:.3f} s)"
+    )
     print(
         f"  grid_speedup_vs_pivot       = {grids['grid_speedup_vs_pivot']:.1f} "
         f"(identical: {grids['grid_identical']})"
     )
 
-    sweep = matmul_sweep([256, 512, 1024, 2048], threads=sorted({1, torch.get_num_threads()}))
+    sweep = matmul_sweep(args.matmul_sizes, threads=sorted({1, torch.get_num_threads()}))
     results["matmul"] = [
         {k: row[k] for k in ("size", "device", "seconds_median", "gflops", "threads")}
         for row in sweep.to_dict("records")
@@ -449,12 +612,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if not args.skip_notebooks:
-        paths = sorted(str(p) for p in Path("notebooks").glob("*.ipynb"))
+        paths = args.notebooks or sorted(str(p) for p in Path("notebooks").glob("*.ipynb"))
         results["notebook_seconds"] = notebook_seconds(paths)
         total = sum(results["notebook_seconds"].values())
         for name, sec in results["notebook_seconds"].items():
             print(f"  notebook {name}: {sec:.1f} s")
         print(f"  notebooks in total: {total:.1f} s")
+        results["notebook_seconds_total"] = total
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
