@@ -534,6 +534,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=100, help="epochs per training run")
     parser.add_argument("--repeats", type=int, default=7, help="alternating repeats per figure")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the comparisons")
+    parser.add_argument(
+        "--grid-threads",
+        type=int,
+        default=None,
+        help="torch threads for the grid comparison (default: all; large array work uses them)",
+    )
     parser.add_argument("--grid-steps", type=int, default=600, help="grid points per axis")
     parser.add_argument(
         "--grid-epochs", type=int, default=1000, help="epochs of the run whose snapshots are drawn"
@@ -585,11 +591,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats=max(1, args.repeats // 2),
         steps=args.grid_steps,
         snapshots=snapshots,
-        threads=args.threads,
+        threads=args.grid_threads,
     )
     results.update(grids)
-    n_snap, steps = grids["grid_snapshots"], grids["grid_steps"]
-    print(f"decision grids, {n_snap} snapshots of {steps} x {steps} points:")
+    n_snap, steps, used = grids["grid_snapshots"], grids["grid_steps"], grids["grid_threads"]
+    print(f"decision grids, {n_snap} snapshots of {steps} x {steps} points, {used} thread(s):")
     t_pivot, t_lib = grids["grid_seconds_pivot"], grids["grid_seconds_library"]
     print(
         f"  pivot {t_pivot:.3f} s, library {t_lib:.3f} s "
