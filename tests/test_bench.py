@@ -238,3 +238,38 @@ def test_tensor_loader_batches_are_views_of_one_gather():
     assert all(xb.untyped_storage().data_ptr() == base for xb, _ in batches)
     assert base != X.untyped_storage().data_ptr()  # one copy: the gather
     assert batches[1][0].data_ptr() == base + 50 * 2 * X.element_size()
+
+
+def test_default_collate_stacks_the_items_of_a_batch():
+    """default_collate turns (x, y) pairs into (stack of x, stack of y), as chapter 7 says."""
+    from torch.utils.data import default_collate
+
+    X, y = torch.randn(50, 2), torch.arange(50)
+    pairs = [(X[i], y[i]) for i in range(50)]
+    xb, yb = default_collate(pairs)
+    torch.testing.assert_close(xb, torch.stack([x for x, _ in pairs]), rtol=0, atol=0)
+    assert torch.equal(yb, y) and xb.shape == (50, 2)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_time_callable_rejects_non_positive_run_time(bad):
+    """A min_run_time that is not positive is refused, naming the argument."""
+    with pytest.raises(ValueError, match="min_run_time must be positive"):
+        time_callable(lambda: None, "cpu", min_run_time=bad)
+
+
+@pytest.mark.parametrize("bad", [-2, 1.5, "2"])
+def test_num_threads_rejects_non_positive_or_non_int(bad):
+    """A thread count that is not a positive int is refused and the setting is left alone."""
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="threads must be a positive int"), num_threads(bad):
+        pass
+    assert torch.get_num_threads() == before
+
+
+def test_time_callable_refuses_an_unknown_device():
+    """An unknown device string is refused before anything is timed."""
+    calls = []
+    with pytest.raises(ValueError, match="device="):
+        time_callable(lambda: calls.append(1), "gpu", min_run_time=0.01)
+    assert calls == []

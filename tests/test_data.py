@@ -146,3 +146,9 @@ def test_tensor_loader_errors():
     with pytest.raises(ValueError, match="at least one sample"):
         TensorLoader(torch.zeros(0, 2))
     assert len(TensorLoader(torch.zeros(10, 2), batch_size=3)) == math.ceil(10 / 3)
+
+
+def test_tensor_loader_refuses_a_list_as_first_argument():
+    """A list where a tensor belongs is a TypeError naming its position (not AttributeError)."""
+    with pytest.raises(TypeError, match=r"tensor 0 must be a torch\.Tensor, got list"):
+        TensorLoader([1.0, 2.0], batch_size=1)

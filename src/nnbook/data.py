@@ -251,10 +251,11 @@ class TensorLoader:
     ):
         if not tensors:
             raise ValueError("TensorLoader needs at least one tensor")
-        n = tensors[0].shape[0] if tensors[0].ndim else 0
         for i, t in enumerate(tensors):
             if not isinstance(t, torch.Tensor):
                 raise TypeError(f"tensor {i} must be a torch.Tensor, got {type(t).__name__}")
+        n = tensors[0].shape[0] if tensors[0].ndim else 0
+        for i, t in enumerate(tensors):
             if t.ndim == 0 or t.shape[0] != n:
                 raise ValueError(
                     f"all tensors must share their first dimension: tensor 0 has {n} rows, "
