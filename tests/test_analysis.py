@@ -178,3 +178,25 @@ def test_mlp_class_grids_rejects_other_models_and_bad_chunks():
     odd.net[1] = nn.Softmax(dim=1)
     with pytest.raises(TypeError, match="Softmax"):
         mlp_class_grids(odd, snaps, (0.0, 1.0), (0.0, 1.0), steps=5)
+
+
+def test_grid_steps_must_be_an_int_or_a_pair():
+    """A steps tuple of the wrong length is refused with what it got."""
+    with pytest.raises(ValueError, match=r"pair \(nx, ny\)"):
+        grid_points((0.0, 1.0), (0.0, 1.0), (3, 4, 5))
+
+
+def test_snapshots_of_different_models_are_refused():
+    """Stacking state_dicts with equal keys but other shapes names the key and shapes."""
+    from nnbook.analysis import stack_snapshots
+
+    with pytest.raises(ValueError, match=r"net\.0\.weight of shape \(4, 2\)"):
+        stack_snapshots([MLP(2, 8, 3).state_dict(), MLP(2, 4, 3).state_dict()])
+
+
+def test_model_grid_restores_mode_after_an_error():
+    """model_grid leaves the model's mode as it found it, even when the model fails."""
+    model = MLP(3, 4, 2).train()  # a 3-input model cannot take 2-D grid points
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        model_grid(model, (0, 1), (0, 1), steps=3)
+    assert model.training

@@ -273,3 +273,17 @@ def test_time_callable_refuses_an_unknown_device():
     with pytest.raises(ValueError, match="device="):
         time_callable(lambda: calls.append(1), "gpu", min_run_time=0.01)
     assert calls == []
+
+
+def test_bench_counts_must_be_positive():
+    """Zero repeats or epochs are refused before any timing starts."""
+    from nnbook.bench import compare_grids, compare_training, thread_effect
+
+    with pytest.raises(ValueError, match="repeats must be a positive int"):
+        compare_training(epochs=1, repeats=0)
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        thread_effect(epochs=0)
+    with pytest.raises(ValueError, match="repeats must be a positive int"):
+        compare_grids(repeats=0, snapshots=[])
+    with pytest.raises(ValueError, match="threads"), num_threads(True):
+        pass

@@ -72,3 +72,24 @@ def test_describe_hardware_names_the_device():
     assert info["device"] == "cpu"
     assert info["torch_threads"] == torch.get_num_threads()
     assert isinstance(info["device_name"], str) and info["device_name"]
+
+
+def test_model_device_follows_parameters_or_checks_the_argument():
+    """model_device is where the parameters are, or the (validated) device asked for."""
+    from nnbook.devices import model_device
+    from nnbook.models import MLP
+
+    model = MLP(2, 3, 2)
+    assert model_device(model) == torch.device("cpu")
+    assert model_device(torch.nn.Tanh()) == torch.device("cpu")  # no parameters
+    with pytest.raises(ValueError, match="device='gpu'"):
+        model_device(model, "gpu")
+
+
+def test_synchronize_is_a_no_op_on_cpu_and_checks_its_argument():
+    """synchronize('cpu') returns at once; an unknown device is refused."""
+    from nnbook.devices import synchronize
+
+    assert synchronize("cpu") is None
+    with pytest.raises(ValueError, match="device="):
+        synchronize("tpu")

@@ -124,3 +124,13 @@ def test_plot_binary_regions_draws_image_and_points_within_the_grid():
     assert ax.get_xlim() == (-0.5, 1.5) and ax.get_ylim() == (-0.5, 1.5)
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
         plot_binary_regions(Grid(x, y, proba * 3 - 1), X, labels)
+
+
+def test_class_cmap_has_one_book_colour_per_class():
+    """class_cmap(n) maps class k to the k-th book colour."""
+    from nnbook.plotting import class_cmap
+
+    cmap = class_cmap(3)
+    assert cmap.N == 3
+    for k in range(3):
+        np.testing.assert_allclose(cmap(k)[:3], plt.matplotlib.colors.to_rgb(CLASS_COLORS[k]))

@@ -234,3 +234,38 @@ def test_scheduler_of_another_optimizer_is_refused():
             epochs=3,
             scheduler=scheduler,
         )
+
+
+def test_evaluate_restores_mode_after_an_error():
+    """A failing evaluation leaves the model in the mode it was in."""
+    model = MLP(2, 3, 2).train()
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        evaluate(
+            model, [(torch.zeros(4, 3), torch.zeros(4, dtype=torch.int64))], nn.CrossEntropyLoss()
+        )
+    assert model.training
+
+
+def test_unknown_device_is_named_in_train_and_evaluate():
+    """train() and evaluate() check the device string instead of failing inside torch."""
+    model = MLP(2, 3, 2)
+    batches = [(torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64))]
+    with pytest.raises(ValueError, match="device='gpu'"):
+        evaluate(model, batches, nn.CrossEntropyLoss(), device="gpu")
+    with pytest.raises(ValueError, match="device='gpu'"):
+        train(
+            model,
+            batches,
+            loss_fn=nn.CrossEntropyLoss(),
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            epochs=1,
+            device="gpu",
+        )
+
+
+def test_empty_report_to_frame_is_refused():
+    """An empty report cannot be tabulated; the message says so."""
+    from nnbook.training import TrainReport
+
+    with pytest.raises(ValueError, match="no records"):
+        TrainReport().to_frame()

@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 from nnbook.data import ThreeClassProblem
+from nnbook.devices import model_device
 from nnbook.models import ACTIVATIONS
+from nnbook.training import eval_mode
 
 __all__ = [
     "Grid",
@@ -74,7 +76,11 @@ def grid_points(
     xlim: tuple[float, float], ylim: tuple[float, float], steps: int | tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Axes and points of a grid: `x` (nx,), `y` (ny,), points (ny * nx, 2), rows follow y."""
-    nx, ny = (steps, steps) if isinstance(steps, int) else steps
+    if isinstance(steps, int):
+        steps = (steps, steps)
+    if not isinstance(steps, tuple | list) or len(steps) != 2:
+        raise ValueError(f"steps must be an int or a pair (nx, ny), got {steps!r}")
+    nx, ny = steps
     for name, n in [("steps (x)", nx), ("steps (y)", ny)]:
         if not isinstance(n, int) or n < 2:
             raise ValueError(f"{name} must be an int of at least 2, got {n!r}")
@@ -105,13 +111,9 @@ def model_grid(
     if output not in ("proba", "class", "logits"):
         raise ValueError(f"output must be 'proba', 'class' or 'logits', got {output!r}")
     x, y, points = grid_points(xlim, ylim, steps)
-    if device is None:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    logits = model(points.to(device)).cpu()  # (ny * nx, C)
-    model.train(was_training)
+    device = model_device(model, device)
+    with eval_mode(model):
+        logits = model(points.to(device)).cpu()  # (ny * nx, C)
     shape = (len(y), len(x))
     if output == "logits":
         values = logits.reshape(*shape, -1)
@@ -211,6 +213,12 @@ def stack_snapshots(snapshots: Sequence[Mapping[str, torch.Tensor]]) -> dict[str
             raise ValueError(
                 f"snapshot {i} has keys {sorted(snap)}, but snapshot 0 has {sorted(keys)}"
             )
+        for k in keys:
+            if snap[k].shape != snapshots[0][k].shape:
+                raise ValueError(
+                    f"snapshot {i} has {k} of shape {tuple(snap[k].shape)}, but snapshot 0 "
+                    f"has {tuple(snapshots[0][k].shape)}: the snapshots come from different models"
+                )
     return {k: torch.stack([snap[k] for snap in snapshots]) for k in keys}
 
 
@@ -252,24 +260,20 @@ def snapshot_grids(
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     stacked = stack_snapshots(snapshots)
     x, y, points = grid_points(xlim, ylim, steps)
-    if device is None:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model, device)
     points = points.to(device)
 
     def forward(params: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:
         return torch.func.functional_call(model, params, (X,))
 
     batched = torch.vmap(forward, in_dims=(0, None))  # params (S, ...), points shared
-    was_training = model.training
-    model.eval()
     parts = []
     n = len(snapshots)
-    for start in range(0, n, chunk_size):
-        params = {k: v[start : start + chunk_size].to(device) for k, v in stacked.items()}
-        logits = batched(params, points)  # (s, ny * nx, C)
-        parts.append(_outputs_from_logits(logits, output).cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, n, chunk_size):
+            params = {k: v[start : start + chunk_size].to(device) for k, v in stacked.items()}
+            logits = batched(params, points)  # (s, ny * nx, C)
+            parts.append(_outputs_from_logits(logits, output).cpu())
     values = torch.cat(parts)
     return Grid(x, y, values.reshape(n, len(y), len(x), *values.shape[2:]))
 
@@ -296,13 +300,9 @@ def cross_section(
     x2 = torch.linspace(ylim[0], ylim[1], steps)
     points = torch.stack([torch.full_like(x2, float(x1)), x2], dim=1)  # (steps, 2)
     if isinstance(model, nn.Module):
-        if device is None:
-            param = next(model.parameters(), None)
-            device = param.device if param is not None else torch.device("cpu")
-        was_training = model.training
-        model.eval()
-        probs = torch.softmax(model(points.to(device)), dim=1).cpu()
-        model.train(was_training)
+        device = model_device(model, device)
+        with eval_mode(model):
+            probs = torch.softmax(model(points.to(device)), dim=1).cpu()
     elif callable(model):
         probs = torch.as_tensor(model(points))
     else:
@@ -436,9 +436,7 @@ def mlp_class_grids(
     stacked = stack_snapshots(snapshots)
     prefix = next(k for k, v in model.named_children() if v is net)  # "net"
     x, y, points = grid_points(xlim, ylim, steps)
-    if device is None:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model, device)
     stacked = {k: v.to(device) for k, v in stacked.items()}
     columns = points.T.contiguous().to(device)  # (2, ny * nx): one point per column
     n_snap, n_points = len(snapshots), columns.shape[1]

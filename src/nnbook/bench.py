@@ -63,7 +63,7 @@ def num_threads(n: int | None):
     """Temporarily run PyTorch's CPU kernels on `n` threads (None: leave as is)."""
     old = torch.get_num_threads()
     if n is not None:
-        if not isinstance(n, int) or n <= 0:
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"threads must be a positive int, got {n!r}")
         torch.set_num_threads(n)
     try:
@@ -340,6 +340,12 @@ def _records_close(a: list[dict], b: list[dict], rel: float = 1e-5) -> bool:
     return True
 
 
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 def compare_training(
     epochs: int = 60, repeats: int = 5, run: SeedRun | None = None, threads: int | None = 1
 ) -> dict:
@@ -353,6 +359,7 @@ def compare_training(
     `train_*` figures; CPU-time medians (`train_cpu_*`) are reported beside them as a
     check that other processes on the machine cannot disturb.
     """
+    _check_counts(epochs=epochs, repeats=repeats)
     run = run or seed_run()
     loops = {
         "dataloader": lambda: train_dataloader(run, epochs),
@@ -454,6 +461,7 @@ def compare_grids(
     Alternates the two (and, with `vmap`, `snapshot_grids` as a third) `repeats` times
     with the same `threads`; reports medians and whether every grid is identical.
     """
+    _check_counts(repeats=repeats, steps=steps)
     import numpy as np
 
     from nnbook.analysis import mlp_class_grids, snapshot_grids
@@ -513,6 +521,7 @@ def thread_effect(
     epochs: int = 10, repeats: int = 3, run: SeedRun | None = None
 ) -> dict[str, float | int]:
     """Seconds of the library's seed run on one thread and on all of torch's threads, alternated."""
+    _check_counts(epochs=epochs, repeats=repeats)
     run = run or seed_run()
     counts = sorted({1, torch.get_num_threads()})
     times: dict[int, list[float]] = {t: [] for t in counts}

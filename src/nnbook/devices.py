@@ -9,7 +9,14 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["describe_hardware", "get_device", "resolve_device", "set_seed", "synchronize"]
+__all__ = [
+    "describe_hardware",
+    "get_device",
+    "model_device",
+    "resolve_device",
+    "set_seed",
+    "synchronize",
+]
 
 _KNOWN_TYPES = ("cpu", "cuda", "mps")
 
@@ -59,9 +66,17 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return dev
 
 
+def model_device(model: torch.nn.Module, device: str | torch.device | None = None) -> torch.device:
+    """The device to run `model` on: `device` if given (checked), else where its parameters are."""
+    if device is not None:
+        return resolve_device(device)
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def synchronize(device: str | torch.device) -> None:
     """Wait until all queued work on `device` has finished (a no-op on the CPU)."""
-    dev = torch.device(device)
+    dev = resolve_device(device)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     elif dev.type == "mps":

@@ -26,6 +26,7 @@ __all__ = [
     "FIGSIZE",
     "PALETTE",
     "animate_boundaries",
+    "class_cmap",
     "new_axes",
     "plot_binary_regions",
     "plot_boundary_evolution",

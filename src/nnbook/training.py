@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -10,7 +11,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["TrainReport", "evaluate", "logits_and_targets", "snapshot", "train"]
+from nnbook.devices import model_device
+
+__all__ = ["TrainReport", "eval_mode", "evaluate", "logits_and_targets", "snapshot", "train"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -49,7 +52,20 @@ class TrainReport:
 
     def to_frame(self) -> pd.DataFrame:
         """The records as a DataFrame indexed by epoch."""
+        if not self.records:
+            raise ValueError("the report has no records to tabulate")
         return pd.DataFrame.from_records(self.records).set_index("epoch")
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run the block with `model` in eval mode, then restore its mode, even after an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -96,11 +112,6 @@ def _summed_loss(loss_fn: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> t
     return loss
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -114,19 +125,17 @@ def evaluate(
     The loss is summed over samples and divided by their count, whatever the
     `reduction` of `loss_fn`, so the result does not depend on the batch size.
     """
-    device = torch.device(device) if device is not None else _model_device(model)
-    was_training = model.training
-    model.eval()
+    device = model_device(model, device)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     n = 0
-    for X, y in loader:
-        X, y = X.to(device), y.to(device)
-        logits, target = logits_and_targets(model(X), y)
-        total_loss += _summed_loss(loss_fn, logits, target)
-        correct += (_predictions(logits) == y).sum()
-        n += y.shape[0]
-    model.train(was_training)
+    with eval_mode(model):
+        for X, y in loader:
+            X, y = X.to(device), y.to(device)
+            logits, target = logits_and_targets(model(X), y)
+            total_loss += _summed_loss(loss_fn, logits, target)
+            correct += (_predictions(logits) == y).sum()
+            n += y.shape[0]
     if n == 0:
         raise ValueError("the loader yielded no samples to evaluate")
     return {"loss": total_loss.item() / n, "accuracy": correct.item() / n}
@@ -164,7 +173,7 @@ def train(
             "scheduler is attached to another optimizer than the one passed to train(); "
             "its learning rates would never reach the parameters being trained"
         )
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = model_device(model, device)
     if eval_loaders is None:
         eval_loaders = {"train": train_loader}
     report = TrainReport()
