@@ -200,3 +200,16 @@ def test_model_grid_restores_mode_after_an_error():
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         model_grid(model, (0, 1), (0, 1), steps=3)
     assert model.training
+
+
+def test_binary_model_grid_orientation_matches_pointwise_sigmoid():
+    """For one logit, model_grid holds sigmoid(model(x[j], y[i])) at [i, j] on a non-square grid."""
+    torch.manual_seed(0)
+    model = MLP(2, 4, 1)
+    grid = model_grid(model, (-0.5, 1.5), (-1.0, 2.0), steps=(7, 4))
+    assert grid.values.shape == (4, 7)
+    with torch.no_grad():
+        for i, j in [(0, 6), (3, 0), (1, 4)]:
+            point = torch.tensor([[grid.x[j].item(), grid.y[i].item()]])
+            expected = torch.sigmoid(model(point))[0, 0]
+            torch.testing.assert_close(grid.values[i, j], expected)

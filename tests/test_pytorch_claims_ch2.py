@@ -160,3 +160,44 @@ def test_dataloader_batches_shapes_drop_last_and_seeded_shuffle():
     assert not torch.equal(first, second)  # a new order on every pass
     assert torch.equal(first, order(seed=3))  # the same seed, the same order
     assert torch.equal(first.sort().values, y)  # every sample exactly once
+
+
+def test_optimizer_zero_grad_sets_gradients_to_none_and_backward_changes_no_weight():
+    """backward() only fills .grad; optimizer.zero_grad() then sets it to None (the default)."""
+    torch.manual_seed(0)
+    layer = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    before = layer.weight.detach().clone()
+    nn.BCEWithLogitsLoss()(layer(torch.randn(8, 2)).squeeze(1), torch.rand(8)).backward()
+    assert layer.weight.grad is not None
+    assert torch.equal(layer.weight, before)
+    optimizer.zero_grad()
+    assert layer.weight.grad is None and layer.bias.grad is None
+
+
+class _MixedModule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(2, 4)  # registered
+        self.rest = [nn.Linear(4, 1)]  # a plain list: not registered
+
+    def forward(self, x):
+        return self.rest[0](torch.tanh(self.first(x)))
+
+
+def test_a_layer_in_a_plain_list_is_silently_left_out():
+    """Next to registered layers, a listed one raises no error but is never trained or moved."""
+    torch.manual_seed(0)
+    model = _MixedModule()
+    listed = model.rest[0]
+    before = listed.weight.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # no error: one layer is registered
+    first_before = model.first.weight.detach().clone()
+    loss = nn.BCEWithLogitsLoss()(model(torch.randn(16, 2)).squeeze(1), torch.rand(16))
+    loss.backward()
+    optimizer.step()
+    assert not torch.equal(model.first.weight, first_before)  # the registered layer learned
+    assert torch.equal(listed.weight, before)  # the listed one did not
+    model.to(torch.float64)  # .to() converts (and moves) registered parameters only
+    assert model.first.weight.dtype == torch.float64
+    assert listed.weight.dtype == torch.float32
