@@ -4,7 +4,8 @@ import math
 
 import pytest
 import torch
-from scipy import integrate
+from scipy import integrate, optimize
+from scipy.stats import norm
 
 from nnbook.data import ThreeClassProblem
 
@@ -115,7 +116,7 @@ def test_on_the_lower_line_class_2_wins_above_one_third(problem):
 
 
 def test_class_1_never_wins_just_left_of_the_crossing(problem):
-    """At x1 = 8.9, where the centerlines are 0.2 apart, no x2 is assigned to class 1."""
+    """At x1 = 8.9, where the centerlines are about 0.28 apart, no x2 is class 1."""
     x2 = torch.linspace(0.0, 9.0, 9001, dtype=torch.float64)
     X = torch.stack([torch.full_like(x2, 8.9), x2], dim=1)
     assert not (problem.bayes_predict(X) == 1).any()
@@ -128,3 +129,41 @@ def test_wider_boundaries_lower_the_bayes_accuracy(narrow, wide):
     sharp = ThreeClassProblem(boundary_std=narrow).bayes_accuracy(300)
     blurred = ThreeClassProblem(boundary_std=wide).bayes_accuracy(300)
     assert sharp > blurred
+
+
+def test_triple_point_where_all_posteriors_are_one_third(problem):
+    """On the lower line where u - l = -Phi^-1(1/3), the posteriors tie; class 1 ends there."""
+    gap = -norm.ppf(1 / 3)
+    x1_star = optimize.brentq(lambda t: _upper(t) - _lower(t) - gap, 6.0, 8.97, xtol=1e-13)
+    point = torch.tensor([[x1_star, _lower(x1_star)]], dtype=torch.float64)
+    torch.testing.assert_close(problem.posterior(point), torch.full((1, 3), 1 / 3).double())
+    x2 = torch.linspace(0.0, 9.0, 90_001, dtype=torch.float64)
+
+    def has_class_1(x1: float) -> bool:
+        X = torch.stack([torch.full_like(x2, x1), x2], dim=1)
+        return bool((problem.bayes_predict(X) == 1).any())
+
+    assert has_class_1(x1_star - 0.01) and not has_class_1(x1_star + 0.01)
+
+
+def test_gap_between_bayes_and_centerline_rules_grows_like_variance():
+    """Doubling boundary_std quadruples the accuracy the Bayes rule gains over the centerlines."""
+    ratios = []
+    for std in (0.25, 0.5, 1.0, 2.0):
+        p = ThreeClassProblem(boundary_std=std)
+        gain = p.bayes_accuracy(800) - p.expected_accuracy(p.centerline_predict, 800)
+        ratios.append(gain / std**2)
+    assert max(ratios) / min(ratios) < 1.1
+
+
+def test_lowest_expected_cross_entropy_against_nested_quadrature(problem):
+    """The mean posterior entropy (the best expected loss, chapter 4) matches quadrature."""
+
+    def entropy(x1: float, x2: float) -> float:
+        return -sum(p * math.log(p) for p in _posterior(x1, x2) if p > 0)
+
+    reference = _integrate_over_domain(entropy)
+    posterior = problem.posterior(problem.midpoint_grid(1000))
+    midpoint = -torch.special.xlogy(posterior, posterior).sum(dim=1).mean().item()
+    assert midpoint == pytest.approx(reference, abs=1e-6)
+    assert 0.2 < reference < 0.22  # the value chapter 4 quotes, about 0.2107

@@ -97,3 +97,93 @@ def test_extreme_logits_break_log_of_softmax_but_not_the_fused_loss():
     torch.testing.assert_close(torch.log_softmax(logits, dim=1), analytic)
     assert F.cross_entropy(logits, y).item() == 400.0
     assert F.nll_loss(torch.log_softmax(logits, dim=1), y).item() == 400.0
+
+
+def test_softmax_over_the_wrong_dim_raises_nothing(logits_and_targets):
+    """softmax over dim=0 silently normalises the columns instead of the rows."""
+    logits, _ = logits_and_targets
+    wrong = torch.softmax(logits, dim=0)
+    torch.testing.assert_close(wrong.sum(dim=0), torch.ones(3))
+    assert not torch.allclose(wrong.sum(dim=1), torch.ones(8))
+
+
+def test_cross_entropy_target_forms(logits_and_targets):
+    """Class indices (N,) or float one-hot rows (N, C) give the same loss; other forms raise."""
+    logits, y = logits_and_targets
+    by_index = F.cross_entropy(logits, y, reduction="none")
+    by_float_rows = F.cross_entropy(logits, F.one_hot(y, 3).float(), reduction="none")
+    torch.testing.assert_close(by_float_rows, by_index)
+    for bad in (y.unsqueeze(1), y.float(), F.one_hot(y, 3)):  # column, floats, int one-hot
+        with pytest.raises(RuntimeError):
+            F.cross_entropy(logits, bad)
+
+
+def test_gather_refuses_a_one_dimensional_index(logits_and_targets):
+    """gather needs an index with as many dimensions as its input: (N, 1), not (N,)."""
+    logits, y = logits_and_targets
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        logits.gather(1, y)
+
+
+def test_nllloss_on_log_softmax_equals_cross_entropy_after_reduction(logits_and_targets):
+    """With the default mean reduction, NLLLoss(log_softmax) is CrossEntropyLoss too."""
+    logits, y = logits_and_targets
+    torch.testing.assert_close(
+        nn.NLLLoss()(torch.log_softmax(logits, dim=1), y), nn.CrossEntropyLoss()(logits, y)
+    )
+
+
+def test_cross_entropy_of_probabilities_applies_a_second_softmax():
+    """Probabilities fed as logits are log-softmaxed again; the loss cannot go below log(1+2/e)."""
+    probs = torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.5, 0.3]])  # a perfect and a vague prediction
+    y = torch.tensor([0, 1])
+    loss = F.cross_entropy(probs, y, reduction="none")
+    torch.testing.assert_close(loss, F.nll_loss(torch.log_softmax(probs, 1), y, reduction="none"))
+    torch.testing.assert_close(loss[0], torch.tensor(math.log(1 + 2 / math.e)))  # not 0
+    assert (loss >= math.log(1 + 2 / math.e) - 1e-6).all()
+
+
+def test_softmax_subtracts_the_maximum_so_it_does_not_overflow():
+    """softmax of [0, 200, -200] in float32 is finite: [0, 1, 0], the tiny entries underflowed."""
+    probs = torch.softmax(torch.tensor([[0.0, 200.0, -200.0]]), dim=1)
+    assert torch.isfinite(probs).all()
+    assert probs.tolist() == [[0.0, 1.0, 0.0]]
+
+
+def test_fused_gradient_is_softmax_minus_one_hot_and_the_naive_one_is_nan():
+    """d cross_entropy / d z = softmax(z) - one_hot(y); through log(softmax) it is all nan."""
+    z = torch.tensor([[0.0, 200.0, -200.0]], requires_grad=True)
+    y = torch.tensor([2])
+    F.cross_entropy(z, y).backward()
+    torch.testing.assert_close(z.grad, torch.softmax(z.detach(), 1) - F.one_hot(y, 3))
+    z_naive = z.detach().clone().requires_grad_()
+    (-torch.log(torch.softmax(z_naive, dim=1))[0, 2]).backward()
+    assert torch.isnan(z_naive.grad).all()
+    moderate = torch.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    F.cross_entropy(moderate, y).backward()
+    torch.testing.assert_close(moderate.grad, torch.softmax(moderate.detach(), 1) - F.one_hot(y, 3))
+
+
+@pytest.mark.parametrize(("dtype", "first_inf"), [(torch.float32, 104), (torch.float64, 746)])
+def test_log_of_softmax_fails_where_exp_underflows(dtype, first_inf):
+    """log(softmax([0, g]))[0] is -inf from the first g whose exp(-g) rounds to zero."""
+    gaps = torch.tensor([first_inf - 1.0, float(first_inf)], dtype=dtype)
+    pairs = torch.stack([torch.zeros_like(gaps), gaps], dim=1)
+    naive = torch.log(torch.softmax(pairs, dim=1))[:, 0]
+    assert torch.isfinite(naive[0]) and torch.isinf(naive[1])
+    torch.testing.assert_close(
+        torch.log_softmax(pairs, dim=1)[:, 0], -gaps - torch.log1p(torch.exp(-gaps))
+    )
+
+
+def test_summed_loss_gradient_is_n_times_the_mean_gradient():
+    """reduction='sum' scales the gradient by N, like an N times larger learning rate."""
+    gen = torch.Generator().manual_seed(1)
+    X, y = torch.randn(20, 2, generator=gen), torch.randint(0, 3, (20,), generator=gen)
+    layer = nn.Linear(2, 3)
+    grads = {}
+    for reduction in ("mean", "sum"):
+        layer.zero_grad()
+        nn.CrossEntropyLoss(reduction=reduction)(layer(X), y).backward()
+        grads[reduction] = layer.weight.grad.clone()
+    torch.testing.assert_close(grads["sum"], 20 * grads["mean"])

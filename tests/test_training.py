@@ -80,9 +80,7 @@ def library_run(X, y, X_eval, y_eval, epochs, record_every, loader_cls):
 def test_library_train_matches_seed_procedure(seed_data, loader_cls):
     """train() reports what the source's DataLoader loop reports, record for record."""
     X, y, X_eval, y_eval = seed_data
-    torch.manual_seed(SEED)  # the model's weights come next in the source's order of draws
-    _ = torch.rand(0)
-    state = torch.get_rng_state()
+    state = torch.get_rng_state()  # the model's weights come next in the source's order of draws
     expected, ref_model = seed_style_run(X, y, X_eval, y_eval, epochs=12, record_every=5)
     torch.set_rng_state(state)
     report, model = library_run(X, y, X_eval, y_eval, 12, 5, loader_cls)
