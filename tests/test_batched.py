@@ -349,3 +349,57 @@ def test_expected_accuracies_score_each_member_against_the_true_posterior(proble
         expected_accuracies(BatchedMLP.from_seeds(2, 4, 2, [0]), problem)
     with pytest.raises(TypeError, match="model must be a BatchedMLP"):
         expected_accuracies(MLP(2, 4, 3), problem)
+
+
+def test_on_record_sees_each_members_weights_where_train_keeps_snapshots(data):
+    """on_record(epoch, model) runs at every recorded epoch with the weights train() snapshots."""
+    X, y, X_eval, y_eval = data
+    model = BatchedMLP.from_seeds(2, 8, 3, SEEDS)
+    seen = []
+
+    def keep(epoch, batch):
+        assert batch is model
+        seen.append(
+            (epoch, {k: v.detach().clone() for k, v in batch.member(0).state_dict().items()})
+        )
+
+    optimizer = OPTIMIZERS["sgd"](model.parameters())
+    train_batched(
+        model,
+        X,
+        y,
+        loss_fn=nn.CrossEntropyLoss(reduction="sum"),
+        optimizer=optimizer,
+        epochs=5,
+        batch_size=50,
+        generators=[torch.Generator().manual_seed(s) for s in SHUFFLE_SEEDS],
+        eval_sets={"eval": (X_eval, y_eval)},
+        record_every=2,
+        on_record=keep,
+    )
+    torch.manual_seed(SEEDS[0])
+    ref = MLP(2, 8, 3)
+    gen = torch.Generator().manual_seed(SHUFFLE_SEEDS[0])
+    loader = TensorLoader(X, y, batch_size=50, shuffle=True, generator=gen)
+    report = train(
+        ref,
+        loader,
+        loss_fn=nn.CrossEntropyLoss(reduction="sum"),
+        optimizer=OPTIMIZERS["sgd"](ref.parameters()),
+        epochs=5,
+        eval_loaders={"train": loader, "eval": TensorLoader(X_eval, y_eval, batch_size=100)},
+        record_every=2,
+        keep_snapshots=True,
+    )
+    assert [epoch for epoch, _ in seen] == report.epochs == [0, 2, 4]
+    for (_, weights), snap in zip(seen, report.snapshots, strict=True):
+        torch.testing.assert_close(weights, snap)
+
+
+def test_on_record_must_be_callable():
+    """A non-callable on_record is refused before any training, naming its type."""
+    model, X, y, kwargs = small_setup()
+    before = model.weights[0].detach().clone()
+    with pytest.raises(TypeError, match="on_record must be callable or None, got int"):
+        train_batched(model, X, y, **kwargs, on_record=3)
+    assert torch.equal(model.weights[0], before)

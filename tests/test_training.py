@@ -72,6 +72,7 @@ def library_run(X, y, X_eval, y_eval, epochs, record_every, loader_cls):
         eval_loaders={"train": train_loader, "eval": eval_loader},
         record_every=record_every,
         keep_snapshots=True,
+        partial_schedule=True,  # a few epochs of the seed's 1000-epoch schedule
     )
     return report, model
 
@@ -267,3 +268,22 @@ def test_empty_report_to_frame_is_refused():
 
     with pytest.raises(ValueError, match="no records"):
         TrainReport().to_frame()
+
+
+def test_schedule_of_another_length_is_refused_unless_partial():
+    """A LinearLR over 1000 epochs in a 12-epoch run is refused unless declared partial."""
+    model = MLP(2, 3, 2)
+    batches = [(torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64))]
+    for epochs, total in [(12, 1000), (12, 5)]:  # schedule too long, then too short
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, 1.0, 0.1, total_iters=total)
+        kwargs = {
+            "loss_fn": nn.CrossEntropyLoss(),
+            "optimizer": optimizer,
+            "epochs": epochs,
+            "scheduler": scheduler,
+        }
+        with pytest.raises(ValueError, match=f"{total} of its total_iters={total} steps left"):
+            train(model, batches, **kwargs)
+        report = train(model, batches, partial_schedule=True, **kwargs)
+        assert report.epochs[-1] == epochs - 1

@@ -29,7 +29,7 @@ receive zero gradients, and SGD and Adam never move them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from nnbook.data import TensorLoader
 from nnbook.models import ACTIVATIONS, MLP
-from nnbook.training import logits_and_targets
+from nnbook.training import check_scheduler, logits_and_targets
 
 __all__ = ["BatchedMLP", "evaluate_batched", "expected_accuracies", "train_batched"]
 
@@ -343,6 +343,8 @@ def train_batched(
     eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     record_every: int = 1,
     progress: bool = False,
+    on_record: Callable[[int, BatchedMLP], None] | None = None,
+    partial_schedule: bool = False,
 ) -> pd.DataFrame:
     """Train every member of `model` on its own shuffled batches; return per-member records.
 
@@ -357,9 +359,14 @@ def train_batched(
     Returns a DataFrame with one row per member and recorded epoch: `member`, `seed`
     (when the model was built from seeds), `hidden`, `epoch`, `lr`, then `train_loss`,
     `train_accuracy` and `<name>_loss`, `<name>_accuracy` for each evaluation set.
+    `on_record(epoch, model)`, if given, is called after each record, for example to
+    keep a copy of the weights (`model.member(k).state_dict()`) where `train` would keep
+    a snapshot. `partial_schedule` is as in `train`.
     """
     if not isinstance(model, BatchedMLP):
         raise TypeError(f"model must be a BatchedMLP, got {type(model).__name__}")
+    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
+    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
     for name, value in [
         ("epochs", epochs),
         ("batch_size", batch_size),
@@ -377,6 +384,8 @@ def train_batched(
         if not isinstance(g, torch.Generator):
             raise TypeError(f"generators[{i}] must be a torch.Generator, got {type(g).__name__}")
     _check_optimizer(model, optimizer)
+    if on_record is not None and not callable(on_record):
+        raise TypeError(f"on_record must be callable or None, got {type(on_record).__name__}")
     unreduced, reduction = _unreduced(loss_fn)
     X, y = _check_data(model, X, y, "training")
     eval_sets = dict(eval_sets or {})
@@ -431,4 +440,6 @@ def train_batched(
                 row |= {"hidden": _hidden_label(model.hidden_sizes[k]), "epoch": epoch, "lr": lr}
                 row |= {key: values[k] for key, values in metrics.items()}
                 rows.append(row)
+            if on_record is not None:
+                on_record(epoch, model)
     return pd.DataFrame.from_records(rows)

@@ -13,7 +13,15 @@ from tqdm.auto import tqdm
 
 from nnbook.devices import model_device
 
-__all__ = ["TrainReport", "eval_mode", "evaluate", "logits_and_targets", "snapshot", "train"]
+__all__ = [
+    "TrainReport",
+    "check_scheduler",
+    "eval_mode",
+    "evaluate",
+    "logits_and_targets",
+    "snapshot",
+    "train",
+]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -112,6 +120,38 @@ def _summed_loss(loss_fn: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> t
     return loss
 
 
+def check_scheduler(
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    partial_schedule: bool = False,
+) -> None:
+    """Refuse a scheduler that cannot be what the caller meant for a run of `epochs`.
+
+    It must drive `optimizer` (otherwise its learning rates never reach the parameters),
+    and a schedule of fixed length (`total_iters`, as in LinearLR) must have exactly
+    `epochs` steps left, unless `partial_schedule` says that stopping early, or running
+    on at the final rate, is intended.
+    """
+    if scheduler is None:
+        return
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError(
+            "scheduler is attached to another optimizer than the one being trained; "
+            "its learning rates would never reach the parameters"
+        )
+    total = getattr(scheduler, "total_iters", None)
+    if total is None or partial_schedule:
+        return
+    left = total - scheduler.last_epoch
+    if left != epochs:
+        raise ValueError(
+            f"the scheduler has {left} of its total_iters={total} steps left, but the run "
+            f"has epochs={epochs}; make them equal, or pass partial_schedule=True to run "
+            f"only part of the schedule (or past its end) on purpose"
+        )
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -154,6 +194,7 @@ def train(
     keep_snapshots: bool = False,
     device: torch.device | str | None = None,
     progress: bool = False,
+    partial_schedule: bool = False,
 ) -> TrainReport:
     """Train `model` for `epochs` passes over `train_loader` and report on the way.
 
@@ -162,17 +203,15 @@ def train(
     (default: `{"train": train_loader}`) is evaluated in that order, and the metrics,
     the learning rate of the epoch and, with `keep_snapshots`, a CPU copy of the
     weights are recorded. Batches are moved to `device` (default: the model's).
+    A schedule with a fixed length (`total_iters`) must end with the run; pass
+    `partial_schedule=True` to run only part of it on purpose.
     """
     for name, value in [("epochs", epochs), ("record_every", record_every)]:
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
-    if scheduler is not None and getattr(scheduler, "optimizer", optimizer) is not optimizer:
-        raise ValueError(
-            "scheduler is attached to another optimizer than the one passed to train(); "
-            "its learning rates would never reach the parameters being trained"
-        )
+    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
     device = model_device(model, device)
     if eval_loaders is None:
         eval_loaders = {"train": train_loader}
