@@ -22,7 +22,7 @@ SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 IGNORE_TAG = "nbval-ignore-output"
 # Text that betrays the machine a notebook ran on; PNG and other base64 data are not searched.
-MACHINE_PATHS = re.compile(r"/tmp/|/work/|/root/|/home/|site-packages|[A-Z]:\\Users\\")
+MACHINE_PATHS = re.compile(r"/(tmp|work|root|home)/|site-packages|[A-Z]:\\Users\\")
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
 
 # Text that the sanitizers must rewrite, and what it must become.

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -171,7 +171,7 @@ class SeedRun:
 
 @dataclass(frozen=True)
 class LoopRun:
-    """One timed training run: wall-clock and CPU seconds, and the records it made.
+    """One timed training run: wall-clock and CPU seconds, its records and weight snapshots.
 
     `cpu` is the CPU time of the calling thread (`time.thread_time`): with one intra-op
     thread and no loader workers all the work happens there, and unlike wall time it
@@ -181,6 +181,7 @@ class LoopRun:
     wall: float
     cpu: float
     records: list[dict]
+    snapshots: list[dict] = field(default_factory=list)
 
 
 @contextmanager
@@ -236,9 +237,9 @@ def _train_with(run: SeedRun, epochs: int, make_loaders) -> LoopRun:
             eval_loaders={"train": train_loader, "eval": eval_loader},
             record_every=run.record_every,
             keep_snapshots=True,
-            partial_schedule=True,  # timing runs stop part-way through the 1000-epoch decay
+            partial_schedule=epochs != 1000,  # a shorter run stops part-way through the decay
         )
-    return LoopRun(seconds["wall"], seconds["cpu"], report.records)
+    return LoopRun(seconds["wall"], seconds["cpu"], report.records, report.snapshots)
 
 
 def train_dataloader(run: SeedRun, epochs: int) -> LoopRun:
@@ -430,25 +431,7 @@ def pivot_class_grid(model: torch.nn.Module, state_dicts, xlim, ylim, steps: int
 
 def seed_snapshots(run: SeedRun | None = None, epochs: int = 1000) -> list[dict]:
     """The weight snapshots of the seed's full run (one per record: 51 for 1000 epochs)."""
-    from nnbook.data import TensorLoader
-    from nnbook.training import train
-
-    run = run or seed_run()
-    model, optimizer, scheduler = _seed_model_and_optimizer(run)
-    gen = torch.Generator().manual_seed(SEED)
-    loader = TensorLoader(run.X, run.y, batch_size=run.batch_size, shuffle=True, generator=gen)
-    report = train(
-        model,
-        loader,
-        loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"),
-        optimizer=optimizer,
-        epochs=epochs,
-        scheduler=scheduler,
-        record_every=run.record_every,
-        keep_snapshots=True,
-        partial_schedule=epochs != 1000,  # a shorter run stops part-way through the decay
-    )
-    return report.snapshots
+    return train_library(run or seed_run(), epochs).snapshots
 
 
 def compare_grids(
