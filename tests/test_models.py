@@ -69,3 +69,9 @@ def test_unknown_activation():
     """An unknown activation lists the known ones."""
     with pytest.raises(ValueError, match="activation='swish' is unknown"):
         MLP(2, 4, 1, activation="swish")
+
+
+def test_repr_lists_the_layer_sizes():
+    """The repr names the sizes in order, also for a model with no hidden layer."""
+    assert "sizes=2-4-1" in repr(MLP(2, 4, 1))
+    assert "sizes=2-3" in repr(MLP(2, [], 3))

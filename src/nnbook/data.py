@@ -110,10 +110,6 @@ class ThreeClassProblem:
     def ylim(self) -> tuple[float, float]:
         return (self.x2_min, self.x2_max)
 
-    @property
-    def area(self) -> float:
-        return (self.x1_max - self.x1_min) * (self.x2_max - self.x2_min)
-
     @staticmethod
     def upper(x1: torch.Tensor) -> torch.Tensor:
         """The wavy centerline between class 2 (above) and classes 0 and 1 (below)."""

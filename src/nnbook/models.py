@@ -70,4 +70,4 @@ class MLP(nn.Module):
         return self.net(x)
 
     def extra_repr(self) -> str:
-        return f"sizes={self.in_features}-{'-'.join(map(str, self.hidden))}-{self.out_features}"
+        return f"sizes={'-'.join(map(str, (self.in_features, *self.hidden, self.out_features)))}"
