@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from nnbook.devices import describe_hardware, get_device, resolve_device, set_seed
+from nnbook.devices import (
+    describe_arithmetic,
+    describe_hardware,
+    get_device,
+    resolve_device,
+    set_seed,
+)
 
 
 def test_get_device_prefers_accelerators():
@@ -93,3 +99,13 @@ def test_synchronize_is_a_no_op_on_cpu_and_checks_its_argument():
     assert synchronize("cpu") is None
     with pytest.raises(ValueError, match="device="):
         synchronize("tpu")
+
+
+def test_describe_arithmetic_names_what_decides_the_last_bits():
+    """The fingerprint has the CPU, ATen's kernel path, the BLAS, threads and torch version."""
+    info = describe_arithmetic()
+    assert set(info) == {"cpu", "aten_capability", "blas", "threads", "torch"}
+    assert info["aten_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert info["threads"] == torch.get_num_threads()
+    assert info["torch"] == torch.__version__
+    assert isinstance(info["cpu"], str) and info["cpu"]

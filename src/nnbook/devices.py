@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import random
+import re
 
 import numpy as np
 import torch
 
 __all__ = [
+    "describe_arithmetic",
     "describe_hardware",
     "get_device",
     "model_device",
@@ -132,3 +134,41 @@ def describe_hardware(device: str | torch.device | None = None) -> dict[str, obj
     else:
         info.update(device_name=platform.processor() or platform.machine())
     return info
+
+
+def _cpu_model() -> str:
+    """The processor's marketing name where the OS tells it, else its architecture."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> str:
+    """The BLAS library this PyTorch build multiplies matrices with, as its build reports it."""
+    config = torch.__config__.show()
+    mkl = re.search(r"Math Kernel Library Version ([\w.\-]+)", config)
+    if mkl:
+        return f"MKL {mkl.group(1)}"
+    info = re.search(r"BLAS_INFO=(\w+)", config)
+    return info.group(1) if info else "unknown"
+
+
+def describe_arithmetic() -> dict[str, object]:
+    """The fingerprint of the CPU arithmetic a run used: what decides float32's last bits.
+
+    The CPU model and vendor select MKL's kernels, ATen's capability (set by the CPU, or
+    lowered with the environment variable `ATEN_CPU_CAPABILITY`) selects its vectorised
+    kernels, and the thread count can change how reductions are split.
+    """
+    return {
+        "cpu": _cpu_model(),
+        "aten_capability": torch.backends.cpu.get_cpu_capability(),
+        "blas": _blas(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
