@@ -14,8 +14,8 @@ help:
 	@echo "make test     unit tests and nbval over every notebook, on two arithmetic paths"
 	@echo "make execute  re-execute the notebooks in place, refreshing their stored outputs"
 	@echo "make lab      open the notebooks in JupyterLab"
-	@echo "make bench    print the performance figures and write _build/bench.json"
-	@echo "make lint     ruff check and ruff format --check"
+	@echo "make bench    print the performance figures (_build/bench.json) and each notebook's seconds"
+	@echo "make lint     ruff check, ruff format --check and mypy (the library's types)"
 	@echo "make clean    remove build output"
 
 env: $(STAMP)
@@ -52,19 +52,21 @@ test: $(STAMP) lint unit nbval unit-portable nbval-portable
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 execute: $(STAMP)
-	$(PY) tests/execute_notebooks.py notebooks/*.ipynb
+	$(PY) tools/execute_notebooks.py notebooks/*.ipynb
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 bench: $(STAMP)
-	$(PY) -m nnbook.bench
+	$(PY) -m nnbook
+	$(PY) tools/execute_notebooks.py --no-write --json _build/notebook_seconds.json notebooks/*.ipynb
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from nnbook.batched import BatchedMLP, evaluate_batched, expected_accuracies, train_batched
-from nnbook.bench import num_threads
 from nnbook.data import TensorLoader, make_xor
 from nnbook.models import MLP
+from nnbook.timing import num_threads
 from nnbook.training import evaluate, train
 
 SEEDS = [3, 14, 15]
@@ -297,7 +297,7 @@ def test_forward_and_member_errors():
 @pytest.mark.parametrize(
     ("change", "error", "message"),
     [
-        ({"epochs": 0}, ValueError, "epochs must be positive, got 0"),
+        ({"epochs": 0}, ValueError, "epochs must be a positive int, got 0"),
         ({"batch_size": 2.0}, TypeError, "batch_size must be an int, got float"),
         ({"generators": [torch.Generator()]}, ValueError, "2 members, got 1"),
         ({"generators": [torch.Generator(), 3]}, TypeError, r"generators\[1\] must be"),

@@ -8,8 +8,15 @@ import torch
 from scipy.stats import norm
 from torch.utils.data import DataLoader, TensorDataset
 
-from nnbook.analysis import find_roots
-from nnbook.data import TensorLoader, ThreeClassProblem, XORDataset, make_xor, normal_cdf
+from nnbook.data import (
+    TensorLoader,
+    ThreeClassProblem,
+    XORDataset,
+    make_xor,
+    normal_cdf,
+    wrong_side_fractions,
+)
+from nnbook.sections import find_roots
 
 
 def test_seed_class_counts_and_wrong_side(problem, seed_data):
@@ -80,7 +87,7 @@ def test_wrong_point_shape_is_named(problem):
 @pytest.mark.parametrize("n", [0, -5])
 def test_non_positive_sample_count(problem, n):
     """Drawing zero or fewer samples is an error that names n."""
-    with pytest.raises(ValueError, match="n must be positive"):
+    with pytest.raises(ValueError, match="n must be a positive int"):
         problem.make_dataset(n)
 
 
@@ -141,7 +148,7 @@ def test_tensor_loader_errors():
     """Mismatched lengths, empty data and bad batch sizes are refused with the numbers."""
     with pytest.raises(ValueError, match="share their first dimension"):
         TensorLoader(torch.zeros(5, 2), torch.zeros(4))
-    with pytest.raises(ValueError, match="batch_size must be positive"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
         TensorLoader(torch.zeros(5, 2), batch_size=0)
     with pytest.raises(ValueError, match="at least one sample"):
         TensorLoader(torch.zeros(0, 2))
@@ -152,3 +159,22 @@ def test_tensor_loader_refuses_a_list_as_first_argument():
     """A list where a tensor belongs is a TypeError naming its position (not AttributeError)."""
     with pytest.raises(TypeError, match=r"tensor 0 must be a torch\.Tensor, got list"):
         TensorLoader([1.0, 2.0], batch_size=1)
+
+
+def test_wrong_side_fractions_reproduce_make_dataset():
+    """One repeat is the wrong-side share of make_dataset drawn with the same generator."""
+    problem = ThreeClassProblem()
+    shares = wrong_side_fractions(problem, 500, 1, torch.Generator().manual_seed(5))
+    X, y = problem.make_dataset(500, torch.Generator().manual_seed(5))
+    assert shares.shape == (1,)
+    assert shares.item() == problem.wrong_side(X, y).double().mean().item()
+
+
+def test_wrong_side_fractions_average_to_the_centerline_error():
+    """Over many samples the mean share approaches 1 - expected centerline accuracy."""
+    problem = ThreeClassProblem()
+    shares = wrong_side_fractions(problem, 2000, 300, torch.Generator().manual_seed(0))
+    error = 1 - problem.expected_accuracy(problem.centerline_predict, 400)
+    assert shares.mean().item() == pytest.approx(error, abs=2e-3)
+    with pytest.raises(ValueError, match="repeats must be a positive int"):
+        wrong_side_fractions(problem, 10, 0)

@@ -8,17 +8,8 @@ import torch
 from matplotlib.animation import FuncAnimation
 from torch import nn
 
-from nnbook.analysis import (
-    Grid,
-    cross_section,
-    largest_drops,
-    model_grid,
-    posterior_section,
-    section_boundaries,
-    snapshot_grids,
-    stack_snapshots,
-)
 from nnbook.data import TensorLoader, ThreeClassProblem
+from nnbook.grids import Grid, model_grid, snapshot_grids, stack_snapshots
 from nnbook.models import MLP
 from nnbook.plotting import (
     animate_boundaries,
@@ -26,6 +17,7 @@ from nnbook.plotting import (
     plot_boundary_stages,
     plot_centerlines,
 )
+from nnbook.sections import cross_section, largest_drops, posterior_section, section_boundaries
 from nnbook.training import train
 
 LIMITS = ((0.0, 16.0), (0.0, 9.0))

@@ -75,3 +75,20 @@ def test_repr_lists_the_layer_sizes():
     """The repr names the sizes in order, also for a model with no hidden layer."""
     assert "sizes=2-4-1" in repr(MLP(2, 4, 1))
     assert "sizes=2-3" in repr(MLP(2, [], 3))
+
+
+def test_from_logits_is_the_one_rule_for_classes_and_probabilities():
+    """Several logits: argmax and softmax; one logit: sign and sigmoid; logits pass through."""
+    from nnbook.models import from_logits
+
+    logits = torch.tensor([[2.0, 1.0, 3.0], [0.5, 0.5, -1.0]])
+    assert from_logits(logits, "class").tolist() == [2, 0]  # a tie goes to the first
+    torch.testing.assert_close(from_logits(logits, "proba"), torch.softmax(logits, dim=1))
+    assert from_logits(logits, "logits") is logits
+    binary = torch.tensor([[-0.5], [0.0], [2.0]])
+    assert from_logits(binary, "class").tolist() == [0, 0, 1]
+    torch.testing.assert_close(from_logits(binary, "proba"), torch.sigmoid(binary[:, 0]))
+    batched = torch.randn(4, 5, 3)  # (K, N, C): the rule works on the last dimension
+    assert from_logits(batched, "class").shape == (4, 5)
+    with pytest.raises(ValueError, match="output must be one of"):
+        from_logits(logits, "probabilities")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from nnbook.analysis import Grid
 from nnbook.data import ThreeClassProblem
+from nnbook.grids import Grid
 from nnbook.plotting import (
     CLASS_COLORS,
     new_axes,

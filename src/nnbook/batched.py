@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from nnbook._checks import positive_int
 from nnbook.data import TensorLoader
-from nnbook.models import ACTIVATIONS, MLP
-from nnbook.training import check_scheduler, logits_and_targets
+from nnbook.models import ACTIVATIONS, MLP, from_logits
+from nnbook.training import check_scheduler, eval_mode, logits_and_targets
 
 __all__ = ["BatchedMLP", "evaluate_batched", "expected_accuracies", "train_batched"]
 
@@ -98,7 +100,7 @@ class BatchedMLP(nn.Module):
             W = torch.zeros(K, sizes[layer + 1], sizes[layer], dtype=ref.dtype, device=ref.device)
             b = torch.zeros(K, sizes[layer + 1], dtype=ref.dtype, device=ref.device)
             for k, m in enumerate(models):
-                linear = m.net[2 * layer]
+                linear = cast(nn.Linear, m.net[2 * layer])
                 out_k, in_k = linear.weight.shape
                 W[k, :out_k, :in_k] = linear.weight.detach()
                 b[k, :out_k] = linear.bias.detach()
@@ -182,7 +184,7 @@ class BatchedMLP(nn.Module):
         model = model.to(device=ref.device, dtype=ref.dtype)
         with torch.no_grad():
             for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-                linear = model.net[2 * layer]
+                linear = cast(nn.Linear, model.net[2 * layer])
                 out_k, in_k = linear.weight.shape
                 linear.weight.copy_(W[k, :out_k, :in_k])
                 linear.bias.copy_(b[k, :out_k])
@@ -210,7 +212,7 @@ def _unreduced(loss_fn: nn.Module) -> tuple[nn.Module, str]:
     if reduction == "mean" and getattr(loss_fn, "weight", None) is not None:
         raise ValueError("class weights with reduction='mean' are not supported; use 'sum'")
     unreduced = copy.copy(loss_fn)
-    unreduced.reduction = "none"
+    setattr(unreduced, "reduction", "none")  # noqa: B010 -- not every nn.Module declares it
     return unreduced, reduction
 
 
@@ -257,13 +259,11 @@ def evaluate_batched(
     unreduced, _ = _unreduced(loss_fn)
     device = model.weights[0].device
     X, y = X.to(device), y.to(device)
-    was_training = model.training
-    model.eval()
-    logits = model(X)  # (K, N, C)
-    model.train(was_training)
+    with eval_mode(model):
+        logits = model(X)  # (K, N, C)
     y = y.expand(len(model), -1)
     losses = _member_losses(unreduced, logits, y)
-    pred = (logits[..., 0] > 0).long() if logits.shape[2] == 1 else logits.argmax(dim=2)
+    pred = from_logits(logits, "class")  # (K, N)
     n = y.shape[1]
     return losses.sum(dim=1) / n, (pred == y).sum(dim=1).double() / n
 
@@ -289,7 +289,8 @@ def expected_accuracies(model: BatchedMLP, problem, steps: int = 200) -> list[fl
         member = model.member(k).eval()
 
         def predict(X: torch.Tensor, member: MLP = member) -> torch.Tensor:
-            return member(X.to(device=ref.device, dtype=ref.dtype)).argmax(dim=1).cpu()
+            logits = member(X.to(dtype=ref.dtype).to(ref.device))
+            return from_logits(logits, "class").cpu()
 
         accuracies.append(problem.expected_accuracy(predict, steps=steps))
     return accuracies
@@ -329,6 +330,86 @@ def _hidden_label(hidden: tuple[int, ...]) -> int | str:
     return hidden[0] if len(hidden) == 1 else "-".join(map(str, hidden))
 
 
+def _check_training(
+    model: BatchedMLP,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    epochs: int,
+    batch_size: int,
+    record_every: int,
+    generators: Sequence[torch.Generator],
+    eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None,
+    on_record: Callable[[int, BatchedMLP], None] | None,
+    partial_schedule: bool,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Refuse what `train_batched` cannot train; the data on the model's device, by set name."""
+    if not isinstance(model, BatchedMLP):
+        raise TypeError(f"model must be a BatchedMLP, got {type(model).__name__}")
+    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
+    for name, value in [
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("record_every", record_every),
+    ]:
+        positive_int(name, value)
+    if len(generators) != len(model):
+        raise ValueError(
+            f"need one generator per member: {len(model)} members, got {len(generators)}"
+        )
+    for i, g in enumerate(generators):
+        if not isinstance(g, torch.Generator):
+            raise TypeError(f"generators[{i}] must be a torch.Generator, got {type(g).__name__}")
+    _check_optimizer(model, optimizer)
+    if on_record is not None and not callable(on_record):
+        raise TypeError(f"on_record must be callable or None, got {type(on_record).__name__}")
+    X, y = _check_data(model, X, y, "training")
+    eval_sets = dict(eval_sets or {})
+    if "train" in eval_sets:
+        raise ValueError("'train' is reserved for the training set; rename that evaluation set")
+    for name, (X_e, y_e) in eval_sets.items():
+        _check_data(model, X_e, y_e, f"evaluation set {name!r}")
+    device = model.weights[0].device
+    sets = {"train": (X, y), **eval_sets}
+    sets = {name: (X_s.to(device), y_s.to(device)) for name, (X_s, y_s) in sets.items()}
+    return *sets["train"], sets
+
+
+def _shuffled_epoch(
+    X: torch.Tensor, y: torch.Tensor, orders: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every member's training set in its own shuffled order: (K, n, in) and (K, n)."""
+    orders = orders.to(X.device)  # (K, n)
+    if X.ndim == 2:  # shared data
+        return X[orders], y[orders]
+    members = torch.arange(len(orders), device=X.device).unsqueeze(1)  # (K, 1)
+    return X[members, orders], y[members, orders]
+
+
+def _record(
+    model: BatchedMLP,
+    sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: nn.Module,
+    epoch: int,
+    lr: float,
+) -> list[dict[str, object]]:
+    """One row per member: its seed and width, the epoch, the rate and every set's metrics."""
+    metrics = {}
+    for name, data in sets.items():
+        loss_k, acc_k = evaluate_batched(model, *data, loss_fn)
+        metrics[f"{name}_loss"], metrics[f"{name}_accuracy"] = loss_k.tolist(), acc_k.tolist()
+    rows = []
+    for k in range(len(model)):
+        row: dict[str, object] = {"member": k}
+        if model.seeds is not None:
+            row["seed"] = model.seeds[k]
+        row |= {"hidden": _hidden_label(model.hidden_sizes[k]), "epoch": epoch, "lr": lr}
+        row |= {key: values[k] for key, values in metrics.items()}
+        rows.append(row)
+    return rows
+
+
 def train_batched(
     model: BatchedMLP,
     X: torch.Tensor,
@@ -363,56 +444,31 @@ def train_batched(
     keep a copy of the weights (`model.member(k).state_dict()`) where `train` would keep
     a snapshot. `partial_schedule` is as in `train`.
     """
-    if not isinstance(model, BatchedMLP):
-        raise TypeError(f"model must be a BatchedMLP, got {type(model).__name__}")
-    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
-    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
-    for name, value in [
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("record_every", record_every),
-    ]:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, got {value}")
-    K = len(model)
     generators = list(generators)
-    if len(generators) != K:
-        raise ValueError(f"need one generator per member: {K} members, got {len(generators)}")
-    for i, g in enumerate(generators):
-        if not isinstance(g, torch.Generator):
-            raise TypeError(f"generators[{i}] must be a torch.Generator, got {type(g).__name__}")
-    _check_optimizer(model, optimizer)
-    if on_record is not None and not callable(on_record):
-        raise TypeError(f"on_record must be callable or None, got {type(on_record).__name__}")
+    X, y, sets = _check_training(
+        model,
+        X,
+        y,
+        optimizer,
+        scheduler,
+        epochs,
+        batch_size,
+        record_every,
+        generators,
+        eval_sets,
+        on_record,
+        partial_schedule,
+    )
     unreduced, reduction = _unreduced(loss_fn)
-    X, y = _check_data(model, X, y, "training")
-    eval_sets = dict(eval_sets or {})
-    if "train" in eval_sets:
-        raise ValueError("'train' is reserved for the training set; rename that evaluation set")
-    for name, (X_e, y_e) in eval_sets.items():
-        _check_data(model, X_e, y_e, f"evaluation set {name!r}")
-
-    device = model.weights[0].device
-    X, y = X.to(device), y.to(device)
     n = X.shape[-2]
     index_loaders = [
         TensorLoader(torch.arange(n), batch_size=n, shuffle=True, generator=g) for g in generators
     ]
-    members = torch.arange(K, device=device).unsqueeze(1)  # (K, 1) for per-member gathers
-    sets = {"train": (X, y)} | {
-        name: (X_e.to(device), y_e.to(device)) for name, (X_e, y_e) in eval_sets.items()
-    }
-    rows: list[dict[str, float]] = []
+    rows: list[dict[str, object]] = []
     for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
         lr = optimizer.param_groups[0]["lr"]
         model.train()
-        orders = _shuffled_orders(index_loaders).to(device)  # (K, n)
-        if X.ndim == 2:
-            X_epoch, y_epoch = X[orders], y[orders]  # (K, n, in), (K, n)
-        else:
-            X_epoch, y_epoch = X[members, orders], y[members, orders]
+        X_epoch, y_epoch = _shuffled_epoch(X, y, _shuffled_orders(index_loaders))
         for start in range(0, n, batch_size):
             xb = X_epoch[:, start : start + batch_size]  # (K, B, in)
             yb = y_epoch[:, start : start + batch_size]  # (K, B)
@@ -426,20 +482,7 @@ def train_batched(
             scheduler.step()
         if epoch % record_every == 0 or epoch == epochs - 1:
             _shuffled_orders(index_loaders)  # the draws of iterating the training loader
-            metrics = {}
-            for name, data in sets.items():
-                loss_k, acc_k = evaluate_batched(model, *data, loss_fn)
-                metrics[f"{name}_loss"], metrics[f"{name}_accuracy"] = (
-                    loss_k.tolist(),
-                    acc_k.tolist(),
-                )
-            for k in range(K):
-                row = {"member": k}
-                if model.seeds is not None:
-                    row["seed"] = model.seeds[k]
-                row |= {"hidden": _hidden_label(model.hidden_sizes[k]), "epoch": epoch, "lr": lr}
-                row |= {key: values[k] for key, values in metrics.items()}
-                rows.append(row)
+            rows += _record(model, sets, loss_fn, epoch, lr)
             if on_record is not None:
                 on_record(epoch, model)
     return pd.DataFrame.from_records(rows)

@@ -9,21 +9,16 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset
 
+from nnbook._checks import positive_int
+
 __all__ = [
     "TensorLoader",
     "ThreeClassProblem",
     "XORDataset",
     "make_xor",
     "normal_cdf",
+    "wrong_side_fractions",
 ]
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
 
 
 def _check_points(X: torch.Tensor, name: str = "X") -> torch.Tensor:
@@ -46,7 +41,7 @@ def make_xor(
 
     Returns `X` of shape (n, 2), float32, and `y` of shape (n,), int64.
     """
-    _check_positive_int("n", n)
+    positive_int("n", n)
     if not std >= 0:
         raise ValueError(f"std must be non-negative, got {std}")
     corners = torch.randint(0, 2, (n, 2), generator=generator).to(torch.float32)  # (n, 2)
@@ -122,7 +117,7 @@ class ThreeClassProblem:
 
     def sample_points(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw `n` points uniformly on the domain; shape (n, 2), float32."""
-        _check_positive_int("n", n)
+        positive_int("n", n)
         scale = torch.tensor([self.x1_max - self.x1_min, self.x2_max - self.x2_min])
         offset = torch.tensor([self.x1_min, self.x2_min])
         return torch.rand(n, 2, generator=generator) * scale + offset
@@ -169,7 +164,7 @@ class ThreeClassProblem:
 
     def midpoint_grid(self, steps: int) -> torch.Tensor:
         """Centres of a `steps` x `steps` grid of cells on the domain; (steps**2, 2), float64."""
-        _check_positive_int("steps", steps)
+        positive_int("steps", steps)
         x1 = self.x1_min + (torch.arange(steps, dtype=torch.float64) + 0.5) * (
             (self.x1_max - self.x1_min) / steps
         )
@@ -260,7 +255,7 @@ class TensorLoader:
         if n == 0:
             raise ValueError("TensorLoader needs at least one sample, got 0 rows")
         self.tensors = tensors
-        self.batch_size = _check_positive_int("batch_size", batch_size)
+        self.batch_size = positive_int("batch_size", batch_size)
         self.shuffle = shuffle
         self.generator = generator
         self.drop_last = drop_last
@@ -279,7 +274,7 @@ class TensorLoader:
         torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         return self._batches()
 
-    def _permutation(self) -> torch.Tensor:
+    def _permutation(self) -> tuple[torch.Tensor, torch.Generator]:
         if self.generator is None:
             # RandomSampler without a generator seeds a fresh one from the global generator.
             seed = int(torch.empty((), dtype=torch.int64).random_().item())
@@ -304,3 +299,21 @@ class TensorLoader:
         if self.shuffle:
             # RandomSampler's trailing randperm(n)[: n % n], drawn when the pass ends.
             torch.randperm(n, generator=gen)
+
+
+def wrong_side_fractions(
+    problem: ThreeClassProblem,
+    n: int,
+    repeats: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Wrong-side share in each of `repeats` fresh samples of `n` points; shape (repeats,).
+
+    Each sample is drawn as `problem.make_dataset(n)` draws it; the share is the
+    fraction of its points that `problem.wrong_side` flags.
+    """
+    positive_int("n", n)
+    positive_int("repeats", repeats)
+    X, y = problem.make_dataset(n * repeats, generator)  # all samples in one draw
+    wrong = problem.wrong_side(X, y).reshape(repeats, n)
+    return wrong.to(torch.float64).mean(dim=1)

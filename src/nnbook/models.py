@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLP"]
+__all__ = ["ACTIVATIONS", "MLP", "OUTPUTS", "from_logits"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
@@ -71,3 +71,25 @@ class MLP(nn.Module):
 
     def extra_repr(self) -> str:
         return f"sizes={'-'.join(map(str, (self.in_features, *self.hidden, self.out_features)))}"
+
+
+# What a classifier's logits (..., C) can be turned into: see `from_logits`.
+OUTPUTS = ("class", "proba", "logits")
+
+
+def from_logits(logits: torch.Tensor, output: str = "class") -> torch.Tensor:
+    """The book's one rule from logits (..., C) to classes or probabilities.
+
+    One logit (C = 1) is a binary classifier: class 1 where the logit is positive, and
+    P(class 1) = sigmoid(logit), both of shape (...). Several logits: the class is the
+    argmax (the first, on a tie) and the probabilities are the softmax, shape (..., C).
+    `output="logits"` returns the logits unchanged.
+    """
+    if output == "logits":
+        return logits
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    if logits.shape[-1] == 1:
+        binary = logits[..., 0]
+        return torch.sigmoid(binary) if output == "proba" else (binary > 0).long()
+    return torch.softmax(logits, dim=-1) if output == "proba" else logits.argmax(dim=-1)

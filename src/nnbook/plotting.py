@@ -7,18 +7,21 @@ Axes, never calls `plt.show()` and never runs a model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from cycler import cycler
 from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
 
-from nnbook.analysis import Grid
 from nnbook.data import ThreeClassProblem
+from nnbook.grids import Grid
 
 __all__ = [
     "CLASS_COLORS",
@@ -69,7 +72,7 @@ def use_book_style() -> None:
             "axes.labelsize": 11,
             "legend.frameon": False,
             "image.cmap": "RdBu_r",
-            "axes.prop_cycle": mpl.cycler(color=[PALETTE["train"], PALETTE["eval"], *CLASS_COLORS]),
+            "axes.prop_cycle": cycler(color=[PALETTE["train"], PALETTE["eval"], *CLASS_COLORS]),
         }
     )
 
@@ -103,7 +106,12 @@ def scatter_classes(
         raise ValueError(f"X must have shape (N, 2), got {X.shape}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-    style = {"s": 18, "edgecolor": "#333333", "linewidth": 0.4, "alpha": 0.9} | kwargs
+    style: dict[str, Any] = {
+        "s": 18,
+        "edgecolor": "#333333",
+        "linewidth": 0.4,
+        "alpha": 0.9,
+    } | kwargs
     for c in np.unique(y):
         name = labels[int(c)] if labels is not None else f"class {int(c)}"
         mask = y == c
@@ -128,7 +136,13 @@ def plot_grid_image(
     values = _to_numpy(grid.values)
     if values.ndim != 2:
         raise ValueError(f"plot_grid_image needs (ny, nx) values, got shape {values.shape}")
-    style = {"cmap": "RdBu_r", "vmin": 0.0, "vmax": 1.0, "alpha": 0.6, "aspect": "auto"} | kwargs
+    style: dict[str, Any] = {
+        "cmap": "RdBu_r",
+        "vmin": 0.0,
+        "vmax": 1.0,
+        "alpha": 0.6,
+        "aspect": "auto",
+    } | kwargs
     image = ax.imshow(values, origin="lower", extent=grid.extent, **style)
     if colorbar_label is not None:
         ax.figure.colorbar(image, ax=ax, label=colorbar_label)
@@ -164,7 +178,7 @@ def plot_centerlines(
     upper, lower = problem.upper(x1), problem.lower(x1)
     visible = (lower >= problem.x2_min) & (lower <= upper)
     lower = torch.where(visible, lower, torch.nan)  # NaN leaves a gap in the line
-    style = {"color": PALETTE["centerline"], "linewidth": 2.0} | kwargs
+    style: dict[str, Any] = {"color": PALETTE["centerline"], "linewidth": 2.0} | kwargs
     ax.plot(x1.numpy(), upper.numpy(), **style)
     style.pop("label", None)  # one legend entry for both lines
     ax.plot(x1.numpy(), lower.numpy(), **style)
@@ -182,7 +196,7 @@ def plot_class_boundaries(grid: Grid, ax: Axes | None = None, **kwargs) -> Axes:
     if values.ndim != 2:
         raise ValueError(f"plot_class_boundaries needs (ny, nx) class labels, got {values.shape}")
     x, y = _to_numpy(grid.x), _to_numpy(grid.y)
-    style = {"colors": PALETTE["bayes"], "linewidths": 2.0} | kwargs
+    style: dict[str, Any] = {"colors": PALETTE["bayes"], "linewidths": 2.0} | kwargs
     for c in np.unique(values):
         # the 0.5-level line of each one-vs-rest indicator; shared edges coincide exactly
         if (values == c).all():
@@ -196,7 +210,7 @@ def plot_binary_regions(
 ) -> Axes:
     """Draw a binary model's P(class 1) on a (ny, nx) grid, with labelled points on top.
 
-    `grid` comes from `nnbook.analysis.model_grid(model, ..., output="proba")`; `kwargs`
+    `grid` comes from `nnbook.grids.model_grid(model, ..., output="proba")`; `kwargs`
     go to `plot_grid_image`. The axes are limited to the grid.
     """
     values = _to_numpy(grid.values)
@@ -231,7 +245,7 @@ def _epoch_colors(epochs: Sequence[float], cmap: str) -> tuple[mpl.cm.ScalarMapp
     """A colour per epoch from a sequential colormap spanning the first to the last epoch."""
     norm = mpl.colors.Normalize(vmin=min(epochs), vmax=max(epochs))
     mappable = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-    return mappable, [mappable.to_rgba(e) for e in epochs]
+    return mappable, [mappable.get_cmap()(norm(e)) for e in epochs]
 
 
 def plot_boundary_evolution(
@@ -245,7 +259,7 @@ def plot_boundary_evolution(
     """Overlay the class boundaries of every snapshot, coloured by epoch on a colorbar.
 
     `grids.values` is (S, ny, nx) class labels, one slice per snapshot, as
-    `nnbook.analysis.snapshot_grids(..., output="class")` returns them.
+    `nnbook.grids.snapshot_grids(..., output="class")` returns them.
     """
     values, epochs = _snapshot_slices(grids, epochs)
     ax = new_axes(ax)
@@ -345,5 +359,9 @@ def animate_boundaries(
         return drawn
 
     return FuncAnimation(
-        ax.figure, draw, frames=len(epochs), init_func=lambda: draw(0), interval=interval
+        cast(Figure, ax.figure),
+        draw,
+        frames=len(epochs),
+        init_func=lambda: draw(0),
+        interval=interval,
     )

@@ -12,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nnbook.devices import model_device
+from nnbook.models import from_logits
 
 __all__ = [
     "TrainReport",
@@ -23,7 +24,7 @@ __all__ = [
     "train",
 ]
 
-Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+Batches = Iterable[tuple[torch.Tensor, ...]]
 
 
 @dataclass
@@ -104,12 +105,6 @@ def logits_and_targets(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Ten
     return logits, y
 
 
-def _predictions(logits: torch.Tensor) -> torch.Tensor:
-    if logits.ndim == 1:  # binary, already squeezed: the class is the sign of the logit
-        return (logits > 0).to(torch.int64)
-    return logits.argmax(dim=1)
-
-
 def _summed_loss(loss_fn: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     loss = loss_fn(logits, y)
     reduction = getattr(loss_fn, "reduction", "mean")
@@ -172,9 +167,10 @@ def evaluate(
     with eval_mode(model):
         for X, y in loader:
             X, y = X.to(device), y.to(device)
-            logits, target = logits_and_targets(model(X), y)
+            outputs = model(X)  # (N, C)
+            logits, target = logits_and_targets(outputs, y)
             total_loss += _summed_loss(loss_fn, logits, target)
-            correct += (_predictions(logits) == y).sum()
+            correct += (from_logits(outputs, "class") == y).sum()
             n += y.shape[0]
     if n == 0:
         raise ValueError("the loader yielded no samples to evaluate")

@@ -1,38 +1,11 @@
-"""Tests for nnbook.analysis."""
+"""Tests for nnbook.grids: orientation, agreement with pointwise evaluation, bad input."""
 
 import pytest
 import torch
 
-from nnbook.analysis import (
-    find_roots,
-    grid_points,
-    model_grid,
-    posterior_grid,
-    posterior_section,
-    rule_grid,
-    wrong_side_fractions,
-)
 from nnbook.data import ThreeClassProblem
+from nnbook.grids import grid_points, model_grid, posterior_grid, rule_grid
 from nnbook.models import MLP
-
-
-def test_find_roots_linear_interpolation():
-    """Crossings of a sampled sine fall near multiples of pi, in order; exact zeros count once."""
-    x = torch.linspace(0.5, 10, 400, dtype=torch.float64)
-    roots = find_roots(x, torch.sin(x))
-    torch.testing.assert_close(
-        roots, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64) * torch.pi, atol=1e-3, rtol=0
-    )
-    assert find_roots(torch.tensor([0.0, 1.0, 2.0]), torch.tensor([-1.0, 0.0, 1.0])).tolist() == [
-        1.0
-    ]
-    assert find_roots(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 2.0])).numel() == 0
-
-
-def test_find_roots_rejects_mismatched_input():
-    """x and y of different lengths are refused with both shapes."""
-    with pytest.raises(ValueError, match="equal length"):
-        find_roots(torch.zeros(3), torch.zeros(4))
 
 
 def test_grid_orientation_with_asymmetric_function():
@@ -94,45 +67,9 @@ def test_posterior_grid_matches_pointwise_posterior():
     torch.testing.assert_close(grid.values[i, j], problem.posterior(point)[0])
 
 
-def test_posterior_section_long_format():
-    """posterior_section gives steps rows per class; at x2 = upper(x1), P(class 2) is one half."""
-    problem = ThreeClassProblem()
-    x1 = 8.0
-    frame = posterior_section(problem, x1, steps=101)
-    assert list(frame.columns) == ["x2", "class", "prob"] and len(frame) == 303
-    wide = frame.pivot(index="x2", columns="class", values="prob")
-    torch.testing.assert_close(torch.tensor(wide.sum(axis=1).to_numpy()), torch.ones(101).double())
-    middle = problem.upper(torch.tensor(x1)).item()
-    p2 = posterior_section(problem, x1, steps=2).query("`class` == 2")
-    assert p2["prob"].iloc[0] < 0.5 < p2["prob"].iloc[1]
-    at_line = problem.posterior(torch.tensor([[x1, middle]], dtype=torch.float64))[0, 2]
-    assert at_line.item() == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="x1 must lie"):
-        posterior_section(problem, 20.0)
-
-
-def test_wrong_side_fractions_reproduce_make_dataset():
-    """One repeat is the wrong-side share of make_dataset drawn with the same generator."""
-    problem = ThreeClassProblem()
-    shares = wrong_side_fractions(problem, 500, 1, torch.Generator().manual_seed(5))
-    X, y = problem.make_dataset(500, torch.Generator().manual_seed(5))
-    assert shares.shape == (1,)
-    assert shares.item() == problem.wrong_side(X, y).double().mean().item()
-
-
-def test_wrong_side_fractions_average_to_the_centerline_error():
-    """Over many samples the mean share approaches 1 - expected centerline accuracy."""
-    problem = ThreeClassProblem()
-    shares = wrong_side_fractions(problem, 2000, 300, torch.Generator().manual_seed(0))
-    error = 1 - problem.expected_accuracy(problem.centerline_predict, 400)
-    assert shares.mean().item() == pytest.approx(error, abs=2e-3)
-    with pytest.raises(ValueError, match="repeats must be a positive int"):
-        wrong_side_fractions(problem, 10, 0)
-
-
 def test_mlp_class_grids_equal_per_snapshot_model_grid():
     """mlp_class_grids equals model_grid(output="class") of each snapshot, across chunk edges."""
-    from nnbook.analysis import mlp_class_grids
+    from nnbook.grids import mlp_class_grids
     from nnbook.models import MLP
     from nnbook.training import snapshot
 
@@ -153,7 +90,7 @@ def test_mlp_class_grids_equal_per_snapshot_model_grid():
 
 def test_first_argmax_keeps_the_first_maximum_like_argmax():
     """On ties the comparison-based argmax picks the first maximum, as torch.argmax does."""
-    from nnbook.analysis import _first_argmax
+    from nnbook.grids import _first_argmax
 
     logits = torch.tensor([[[1.0, 2.0, 2.0, 0.0], [1.0, 2.0, 0.0, 5.0], [0.0, 2.0, 2.0, 5.0]]])
     expected = logits.argmax(dim=1)
@@ -165,7 +102,7 @@ def test_mlp_class_grids_rejects_other_models_and_bad_chunks():
     """Models without an MLP-style net and non-positive chunk sizes get clear errors."""
     from torch import nn
 
-    from nnbook.analysis import mlp_class_grids
+    from nnbook.grids import mlp_class_grids
     from nnbook.models import MLP
     from nnbook.training import snapshot
 
@@ -188,7 +125,7 @@ def test_grid_steps_must_be_an_int_or_a_pair():
 
 def test_snapshots_of_different_models_are_refused():
     """Stacking state_dicts with equal keys but other shapes names the key and shapes."""
-    from nnbook.analysis import stack_snapshots
+    from nnbook.grids import stack_snapshots
 
     with pytest.raises(ValueError, match=r"net\.0\.weight of shape \(4, 2\)"):
         stack_snapshots([MLP(2, 8, 3).state_dict(), MLP(2, 4, 3).state_dict()])
@@ -213,3 +150,22 @@ def test_binary_model_grid_orientation_matches_pointwise_sigmoid():
             point = torch.tensor([[grid.x[j].item(), grid.y[i].item()]])
             expected = torch.sigmoid(model(point))[0, 0]
             torch.testing.assert_close(grid.values[i, j], expected)
+
+
+def test_near_tie_differences_counts_ties_and_refuses_real_differences():
+    """Equal grids differ nowhere; a class flipped far from any tie is refused with its place."""
+    from nnbook.grids import near_tie_differences, snapshot_grids
+    from nnbook.training import snapshot
+
+    torch.manual_seed(0)
+    model = MLP(2, 8, 3)
+    snaps = [snapshot(model)]
+    limits = ((0.0, 16.0), (0.0, 9.0))
+    grid = snapshot_grids(model, snaps, *limits, steps=(20, 10)).values  # (1, 10, 20)
+    assert near_tie_differences(model, snaps, grid, grid.clone(), *limits) == 0
+    wrong = grid.clone()
+    wrong[0, 3, 4] = (grid[0, 3, 4] + 1) % 3
+    with pytest.raises(ValueError, match=r"snapshot 0, grid point \(3, 4\)"):
+        near_tie_differences(model, snaps, grid, wrong, *limits)
+    with pytest.raises(ValueError, match="one shape"):
+        near_tie_differences(model, snaps, grid, grid[0], *limits)

@@ -1,0 +1,126 @@
+"""`python -m nnbook` (what `make bench` runs): chapter 7's comparisons, printed and saved.
+
+Every figure is measured side by side in this one process: the training loops, the
+decision grids, the threads and the matrix products. It prints one line per figure, as
+medians and ratios, and writes them all to `_build/bench.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from nnbook.bench import (
+    compare_grids,
+    compare_training,
+    source_run,
+    source_snapshots,
+    thread_effect,
+)
+from nnbook.devices import describe_arithmetic, describe_hardware
+from nnbook.timing import matmul_sweep
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure everything `make bench` reports, print one line per figure, write the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m nnbook", description=main.__doc__)
+    parser.add_argument("--epochs", type=int, default=100, help="epochs per training run")
+    parser.add_argument("--repeats", type=int, default=7, help="alternating repeats per figure")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the comparisons")
+    parser.add_argument(
+        "--grid-threads",
+        type=int,
+        default=None,
+        help="torch threads for the grid comparison (default: all; large array work uses them)",
+    )
+    parser.add_argument("--grid-steps", type=int, default=600, help="grid points per axis")
+    parser.add_argument(
+        "--grid-epochs", type=int, default=1000, help="epochs of the run whose snapshots are drawn"
+    )
+    parser.add_argument(
+        "--matmul-sizes", type=int, nargs="+", default=[64, 256, 1024, 2048], help="matrix sizes"
+    )
+    parser.add_argument("--out", type=Path, default=Path("_build/bench.json"))
+    args = parser.parse_args(argv)
+
+    results: dict[str, object] = {
+        "hardware": describe_hardware("cpu"),
+        "arithmetic": describe_arithmetic(),
+    }
+    run = source_run()
+    train = compare_training(
+        epochs=args.epochs, repeats=args.repeats, run=run, threads=args.threads
+    )
+    results.update(train)
+    print(
+        f"training, the source recipe's run of {args.epochs} epochs, "
+        f"{train['train_threads']} thread(s), "
+        f"median of {args.repeats}:"
+    )
+    for clock, key in [("wall", "train_seconds"), ("cpu ", "train_cpu_seconds")]:
+        print(
+            f"  {clock} DataLoader {train[f'{key}_dataloader']:.3f} s, library "
+            f"{train[f'{key}_library']:.3f} s, floor {train[f'{key}_floor']:.3f} s"
+        )
+    print(
+        f"  train_speedup_vs_dataloader = {train['train_speedup_vs_dataloader']:.2f} "
+        f"(cpu time: {train['train_cpu_speedup_vs_dataloader']:.2f}; "
+        f"same records: {train['train_report_identical']})"
+    )
+    print(
+        f"  train_overhead_vs_floor     = {train['train_overhead_vs_floor']:.3f} "
+        f"(cpu time: {train['train_cpu_overhead_vs_floor']:.3f})"
+    )
+    threads = thread_effect(epochs=max(1, args.epochs // 10), repeats=3, run=run)
+    results.update(threads)
+    print(
+        f"  library, {threads['threads_epochs']} epochs: 1 thread "
+        f"{threads['train_seconds_library_1_thread']:.3f} s, {threads['threads_max']} threads "
+        f"{threads['train_seconds_library_all_threads']:.3f} s"
+    )
+
+    snapshots = source_snapshots(run, epochs=args.grid_epochs)
+    grids = compare_grids(
+        repeats=max(1, args.repeats // 2),
+        steps=args.grid_steps,
+        snapshots=snapshots,
+        threads=args.grid_threads,
+    )
+    results.update(grids)
+    n_snap, steps, used = grids["grid_snapshots"], grids["grid_steps"], grids["grid_threads"]
+    print(f"decision grids, {n_snap} snapshots of {steps} x {steps} points, {used} thread(s):")
+    t_pivot, t_lib = grids["grid_seconds_pivot"], grids["grid_seconds_library"]
+    print(
+        f"  pivot {t_pivot:.3f} s, library {t_lib:.3f} s "
+        f"(vmap over snapshots: {grids['grid_seconds_vmap']:.3f} s)"
+    )
+    print(
+        f"  grid_speedup_vs_pivot       = {grids['grid_speedup_vs_pivot']:.1f} "
+        f"(points that differ, all near-ties: {grids['grid_points_differing']})"
+    )
+
+    sweep = matmul_sweep(args.matmul_sizes, threads=sorted({1, torch.get_num_threads()}))
+    matmul = [
+        {k: row[k] for k in ("size", "device", "seconds_median", "gflops", "threads")}
+        for row in sweep.to_dict("records")
+    ]
+    results["matmul"] = matmul
+    for row in matmul:
+        print(
+            f"  matmul n={row['size']:5d} {row['device']} threads={row['threads']}: "
+            f"{row['gflops']:.1f} GFLOP/s"
+        )
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
