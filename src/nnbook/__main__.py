@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from nnbook.bench import (
+    SourceRun,
     compare_grids,
     compare_training,
     source_run,
@@ -26,8 +27,7 @@ from nnbook.devices import describe_arithmetic, describe_hardware
 from nnbook.timing import matmul_sweep
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure everything `make bench` reports, print one line per figure, write the JSON."""
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m nnbook", description=main.__doc__)
     parser.add_argument("--epochs", type=int, default=100, help="epochs per training run")
     parser.add_argument("--repeats", type=int, default=7, help="alternating repeats per figure")
@@ -46,21 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--matmul-sizes", type=int, nargs="+", default=[64, 256, 1024, 2048], help="matrix sizes"
     )
     parser.add_argument("--out", type=Path, default=Path("_build/bench.json"))
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    results: dict[str, object] = {
-        "hardware": describe_hardware("cpu"),
-        "arithmetic": describe_arithmetic(),
-    }
-    run = source_run()
+
+def _training(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
+    """The three training loops, and the thread effect; printed, and returned for the JSON."""
     train = compare_training(
         epochs=args.epochs, repeats=args.repeats, run=run, threads=args.threads
     )
-    results.update(train)
     print(
         f"training, the source recipe's run of {args.epochs} epochs, "
-        f"{train['train_threads']} thread(s), "
-        f"median of {args.repeats}:"
+        f"{train['train_threads']} thread(s), median of {args.repeats}:"
     )
     for clock, key in [("wall", "train_seconds"), ("cpu ", "train_cpu_seconds")]:
         print(
@@ -77,45 +73,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(cpu time: {train['train_cpu_overhead_vs_floor']:.3f})"
     )
     threads = thread_effect(epochs=max(1, args.epochs // 10), repeats=3, run=run)
-    results.update(threads)
     print(
         f"  library, {threads['threads_epochs']} epochs: 1 thread "
         f"{threads['train_seconds_library_1_thread']:.3f} s, {threads['threads_max']} threads "
         f"{threads['train_seconds_library_all_threads']:.3f} s"
     )
+    return {**train, **threads}
 
-    snapshots = source_snapshots(run, epochs=args.grid_epochs)
+
+def _grids(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
+    """The class grids of every snapshot, three ways; printed, and returned for the JSON."""
     grids = compare_grids(
         repeats=max(1, args.repeats // 2),
         steps=args.grid_steps,
-        snapshots=snapshots,
+        snapshots=source_snapshots(run, epochs=args.grid_epochs),
         threads=args.grid_threads,
     )
-    results.update(grids)
     n_snap, steps, used = grids["grid_snapshots"], grids["grid_steps"], grids["grid_threads"]
     print(f"decision grids, {n_snap} snapshots of {steps} x {steps} points, {used} thread(s):")
-    t_pivot, t_lib = grids["grid_seconds_pivot"], grids["grid_seconds_library"]
     print(
-        f"  pivot {t_pivot:.3f} s, library {t_lib:.3f} s "
+        f"  pivot {grids['grid_seconds_pivot']:.3f} s, library "
+        f"{grids['grid_seconds_library']:.3f} s "
         f"(vmap over snapshots: {grids['grid_seconds_vmap']:.3f} s)"
     )
     print(
         f"  grid_speedup_vs_pivot       = {grids['grid_speedup_vs_pivot']:.1f} "
         f"(points that differ, all near-ties: {grids['grid_points_differing']})"
     )
+    return grids
 
+
+def _matmul(args: argparse.Namespace) -> list[dict[str, object]]:
+    """The matrix-product sweep on one and on all threads; printed, and returned for the JSON."""
     sweep = matmul_sweep(args.matmul_sizes, threads=sorted({1, torch.get_num_threads()}))
-    matmul = [
+    rows = [
         {k: row[k] for k in ("size", "device", "seconds_median", "gflops", "threads")}
         for row in sweep.to_dict("records")
     ]
-    results["matmul"] = matmul
-    for row in matmul:
+    for row in rows:
         print(
             f"  matmul n={row['size']:5d} {row['device']} threads={row['threads']}: "
             f"{row['gflops']:.1f} GFLOP/s"
         )
+    return rows
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure everything `make bench` reports, print one line per figure, write the JSON."""
+    args = _parse(argv)
+    run = source_run()
+    results: dict[str, object] = {
+        "hardware": describe_hardware("cpu"),
+        "arithmetic": describe_arithmetic(),
+        **_training(args, run),
+        **_grids(args, run),
+        "matmul": _matmul(args),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
