@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from nnbook.batched import BatchedMLP, evaluate_batched, expected_accuracies, train_batched
+from nnbook.batched import evaluate_batched, expected_accuracies, train_batched
 from nnbook.data import TensorLoader, make_xor
-from nnbook.models import MLP
+from nnbook.models import MLP, BatchedMLP
 from nnbook.timing import num_threads
 from nnbook.training import evaluate, train
 

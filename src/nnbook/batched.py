@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from typing import cast
 
 import pandas as pd
 import torch
@@ -39,10 +38,10 @@ from tqdm.auto import tqdm
 
 from nnbook._checks import positive_int
 from nnbook.data import TensorLoader
-from nnbook.models import ACTIVATIONS, MLP, from_logits
+from nnbook.models import MLP, BatchedMLP, from_logits
 from nnbook.training import check_scheduler, eval_mode, logits_and_targets
 
-__all__ = ["BatchedMLP", "evaluate_batched", "expected_accuracies", "train_batched"]
+__all__ = ["evaluate_batched", "expected_accuracies", "train_batched"]
 
 # Optimizers whose update of each entry depends only on that entry (see the module docstring).
 ELEMENTWISE_OPTIMIZERS: tuple[type[torch.optim.Optimizer], ...] = (
@@ -50,152 +49,6 @@ ELEMENTWISE_OPTIMIZERS: tuple[type[torch.optim.Optimizer], ...] = (
     torch.optim.Adam,
     torch.optim.AdamW,
 )
-
-
-class BatchedMLP(nn.Module):
-    """K `MLP` classifiers evaluated and trained together.
-
-    Build it from models (`BatchedMLP(models)`) or from seeds
-    (`BatchedMLP.from_seeds(2, 8, 3, seeds=[0, 1, 2])`). Layer `l` is stored as
-    `weights[l]` of shape (K, out, in) and `biases[l]` of shape (K, out); hidden
-    layers are as wide as the widest member. `member(k)` returns member k as a plain `MLP`.
-    """
-
-    def __init__(self, models: Sequence[MLP], seeds: Sequence[int] | None = None):
-        super().__init__()
-        models = list(models)
-        if not models:
-            raise ValueError("BatchedMLP needs at least one model, got none")
-        for i, m in enumerate(models):
-            if not isinstance(m, MLP):
-                raise TypeError(f"models[{i}] must be an nnbook MLP, got {type(m).__name__}")
-        first = models[0]
-        for i, m in enumerate(models):
-            if (m.in_features, m.out_features, len(m.hidden), m.activation) != (
-                first.in_features,
-                first.out_features,
-                len(first.hidden),
-                first.activation,
-            ):
-                raise ValueError(
-                    "all models must share in_features, out_features, the number of hidden "
-                    f"layers and the activation: models[0] is {first.extra_repr()} "
-                    f"({first.activation}), models[{i}] is {m.extra_repr()} ({m.activation})"
-                )
-        if seeds is not None and len(seeds) != len(models):
-            raise ValueError(f"got {len(seeds)} seeds for {len(models)} models")
-        self.in_features = first.in_features
-        self.out_features = first.out_features
-        self.activation = first.activation
-        self.hidden_sizes: tuple[tuple[int, ...], ...] = tuple(m.hidden for m in models)
-        self.seeds: tuple[int, ...] | None = None if seeds is None else tuple(seeds)
-        widths = [max(h[i] for h in self.hidden_sizes) for i in range(len(first.hidden))]
-        sizes = [self.in_features, *widths, self.out_features]
-        K = len(models)
-        ref = next(first.parameters())
-        self.act = ACTIVATIONS[self.activation]()
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for layer in range(len(sizes) - 1):
-            W = torch.zeros(K, sizes[layer + 1], sizes[layer], dtype=ref.dtype, device=ref.device)
-            b = torch.zeros(K, sizes[layer + 1], dtype=ref.dtype, device=ref.device)
-            for k, m in enumerate(models):
-                linear = cast(nn.Linear, m.net[2 * layer])
-                out_k, in_k = linear.weight.shape
-                W[k, :out_k, :in_k] = linear.weight.detach()
-                b[k, :out_k] = linear.bias.detach()
-            self.weights.append(nn.Parameter(W))
-            self.biases.append(nn.Parameter(b))
-        # (K, 1, width) masks that silence the padding units. They are only applied when some
-        # member is padded and the activation is nonzero at 0; otherwise the zero weights do it.
-        padded = any(h != tuple(widths) for h in self.hidden_sizes)
-        self.masked = padded and self.act(torch.zeros(1)).item() != 0
-        for layer, width in enumerate(widths):
-            mask = torch.zeros(K, 1, width, dtype=ref.dtype, device=ref.device)
-            for k, h in enumerate(self.hidden_sizes):
-                mask[k, 0, : h[layer]] = 1
-            self.register_buffer(f"mask{layer}", mask)
-
-    @classmethod
-    def from_seeds(
-        cls,
-        in_features: int,
-        hidden: int | Sequence[int],
-        out_features: int,
-        seeds: Sequence[int],
-        activation: str = "tanh",
-    ) -> BatchedMLP:
-        """Member k is the `MLP` built right after `torch.manual_seed(seeds[k])`.
-
-        The global random state is restored afterwards, so building the batch has no
-        side effect on later draws.
-        """
-        seeds = list(seeds)
-        if not seeds:
-            raise ValueError("seeds must name at least one seed, got an empty sequence")
-        models = []
-        with torch.random.fork_rng(devices=[]):
-            for seed in seeds:
-                if not isinstance(seed, int) or isinstance(seed, bool):
-                    raise TypeError(f"seeds must be ints, got {seed!r}")
-                torch.manual_seed(seed)
-                models.append(MLP(in_features, hidden, out_features, activation))
-        return cls(models, seeds=seeds)
-
-    def __len__(self) -> int:
-        return self.weights[0].shape[0]
-
-    @property
-    def n_members(self) -> int:
-        return len(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (K, N, out) for inputs (K, N, in), one set per member, or (N, in) shared."""
-        K = len(self)
-        if x.ndim == 2 and x.shape[1] == self.in_features:
-            x = x.expand(K, -1, -1)  # every member sees the same points
-        elif x.ndim != 3 or x.shape[0] != K or x.shape[2] != self.in_features:
-            raise ValueError(
-                f"BatchedMLP expects input of shape (N, {self.in_features}) or "
-                f"({K}, N, {self.in_features}), got {tuple(x.shape)}"
-            )
-        if not x.is_floating_point():
-            raise TypeError(f"BatchedMLP expects floating-point input, got {x.dtype}")
-        h = x
-        last = len(self.weights) - 1
-        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))  # (K, N, out)
-            if layer < last:
-                h = self.act(h)
-                if self.masked:
-                    h = h * getattr(self, f"mask{layer}")
-        return h
-
-    def member(self, k: int) -> MLP:
-        """Member `k` as a plain `MLP` (a copy, on the batch's device)."""
-        if not isinstance(k, int) or isinstance(k, bool):
-            raise TypeError(f"k must be an int, got {type(k).__name__}")
-        if not -len(self) <= k < len(self):
-            raise IndexError(f"member {k} is out of range for {len(self)} members")
-        k = k % len(self)
-        with torch.random.fork_rng(devices=[]):  # MLP() draws an initialisation we overwrite
-            model = MLP(self.in_features, self.hidden_sizes[k], self.out_features, self.activation)
-        ref = self.weights[0]
-        model = model.to(device=ref.device, dtype=ref.dtype)
-        with torch.no_grad():
-            for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-                linear = cast(nn.Linear, model.net[2 * layer])
-                out_k, in_k = linear.weight.shape
-                linear.weight.copy_(W[k, :out_k, :in_k])
-                linear.bias.copy_(b[k, :out_k])
-        return model
-
-    def extra_repr(self) -> str:
-        widths = sorted({"-".join(map(str, h)) for h in self.hidden_sizes})
-        return (
-            f"members={len(self)}, in={self.in_features}, hidden={widths}, "
-            f"out={self.out_features}, activation={self.activation!r}"
-        )
 
 
 # --- losses and evaluation ------------------------------------------------------------------

@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from nnbook.batched import BatchedMLP, expected_accuracies, train_batched
+from nnbook.batched import expected_accuracies, train_batched
 from nnbook.data import TensorLoader, ThreeClassProblem
-from nnbook.models import MLP
+from nnbook.models import MLP, BatchedMLP
 from nnbook.training import TrainReport, train
 
 __all__ = ["Recipe", "SourceData", "study", "study_summary"]
