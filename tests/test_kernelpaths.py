@@ -35,3 +35,10 @@ def test_compare_reports_a_failed_run(monkeypatch):
     monkeypatch.setattr(kernelpaths.sys, "executable", "false")
     with pytest.raises(RuntimeError, match="ATEN_CPU_CAPABILITY=default failed"):
         kernelpaths.compare(epochs=1, paths=["default"])
+
+
+def test_candidate_paths_ignore_this_process_override(monkeypatch):
+    """The paths to try are the machine's, not this process's ATEN_CPU_CAPABILITY."""
+    before = kernelpaths.candidate_paths()
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    assert kernelpaths.candidate_paths() == before

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 from dataclasses import replace
@@ -36,13 +37,16 @@ OPTIMIZERS = {
 }
 
 
-def candidate_paths() -> list[str]:
-    """The values of ATEN_CPU_CAPABILITY worth trying here: `default` and x86's vector paths."""
-    native = torch.backends.cpu.get_cpu_capability().lower()
-    ladder = ["default", "avx2", "avx512"]
-    if native in ladder:
-        return ladder[: ladder.index(native) + 1]
-    return ["default", native]
+def candidate_paths() -> list[str | None]:
+    """The ATEN_CPU_CAPABILITY values worth trying here; None runs what the CPU selects.
+
+    On x86 that is `default` and the vector paths; `compare` keeps one run per path that
+    ATen actually uses, so paths the CPU lacks drop out. The list does not depend on this
+    process's own ATEN_CPU_CAPABILITY.
+    """
+    if platform.machine().lower() in ("x86_64", "amd64", "x86", "i686"):
+        return ["default", "avx2", "avx512"]
+    return ["default", None]
 
 
 def train_on_this_path(epochs: int) -> dict[str, object]:
@@ -65,12 +69,12 @@ def train_on_this_path(epochs: int) -> dict[str, object]:
     return results
 
 
-def compare(epochs: int = 100, paths: list[str] | None = None) -> pd.DataFrame:
+def compare(epochs: int = 100, paths: list[str | None] | None = None) -> pd.DataFrame:
     """Run `train_on_this_path` under each path at once, one process each; one row per run.
 
-    Columns: `path` (the value given), `capability` (what ATen reports it used), `optimizer`,
-    and `weights` (a float32 tensor of all the network's parameters). Paths that this
-    machine runs as the same capability appear as one row per capability.
+    Columns: `path` (the value given; None for the CPU's own choice), `capability` (what
+    ATen reports it used), `optimizer`, and `weights` (a float32 tensor of all the
+    network's parameters). Paths that run as the same capability appear once.
     """
     paths = candidate_paths() if paths is None else list(paths)
     if not paths:
@@ -78,7 +82,10 @@ def compare(epochs: int = 100, paths: list[str] | None = None) -> pd.DataFrame:
     command = [sys.executable, "-m", "nnbook.kernelpaths", "--epochs", str(epochs)]
     processes = {}
     for path in paths:
-        env = {**os.environ, "ATEN_CPU_CAPABILITY": path, "OMP_NUM_THREADS": "1"}
+        env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+        env["OMP_NUM_THREADS"] = "1"
+        if path is not None:
+            env["ATEN_CPU_CAPABILITY"] = path
         processes[path] = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
