@@ -1,15 +1,15 @@
-"""Tests for nnbook.bench: chapter 7's comparisons, and `python -m nnbook`."""
+"""Tests for nnbook.bench and nnbook.loops: chapter 8's comparisons, and `python -m nnbook`."""
 
 import pytest
 import torch
 
-# --- the make-bench comparisons (chapter 7) ------------------------------------------------
+# --- the make-bench comparisons (chapter 8) ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def seed():
     """The recipe's data and initial weights."""
-    from nnbook.bench import source_run
+    from nnbook.loops import source_run
 
     return source_run()
 
@@ -31,7 +31,7 @@ def test_compare_training_reports_identical_records(seed):
 
 def test_dataloader_and_library_runs_match_the_seed_records(seed):
     """Both fed loops record epochs 0 and 2 of a 3-epoch run with the same metrics."""
-    from nnbook.bench import train_dataloader, train_library
+    from nnbook.loops import train_dataloader, train_library
 
     dl, lib = train_dataloader(seed, 3), train_library(seed, 3)
     assert [r["epoch"] for r in lib.records] == [0, 2]
@@ -44,7 +44,7 @@ def test_dataloader_and_library_runs_match_the_seed_records(seed):
 
 def test_train_floor_does_the_same_work_as_the_library(seed):
     """The floor trains on the library run's very batches: the same records, to rounding."""
-    from nnbook.bench import train_floor, train_library
+    from nnbook.loops import train_floor, train_library
 
     floor, lib = train_floor(seed, 3), train_library(seed, 3)
     assert [r["epoch"] for r in floor.records] == [0, 2]
@@ -92,6 +92,37 @@ def test_compare_grids_reports_identity_and_speedup():
     )
 
 
+def test_grid_floor_equals_the_library_grids():
+    """The floor's stacked arithmetic gives the classes of mlp_class_grids (near-ties aside)."""
+    from nnbook.bench import floor_inputs, grid_floor
+    from nnbook.grids import mlp_class_grids, near_tie_differences
+    from nnbook.models import MLP
+    from nnbook.training import snapshot
+
+    torch.manual_seed(2)
+    snaps = [snapshot(MLP(2, 8, 3)) for _ in range(4)]
+    limits = ((0.0, 16.0), (0.0, 9.0))
+    floor = grid_floor(*floor_inputs(snaps, *limits, 30)).reshape(4, 30, 30)
+    ours = mlp_class_grids(MLP(2, 8, 3), snaps, *limits, steps=30).values
+    assert floor.shape == ours.shape and len(floor.unique()) > 1
+    assert near_tie_differences(MLP(2, 8, 3), snaps, floor, ours, *limits) <= 2
+
+
+def test_compare_grids_reports_the_floor_ratio():
+    """grid_overhead_vs_floor is the library's median over the floor's."""
+    from nnbook.bench import compare_grids
+    from nnbook.models import MLP
+    from nnbook.training import snapshot
+
+    torch.manual_seed(3)
+    snaps = [snapshot(MLP(2, 8, 3)) for _ in range(2)]
+    result = compare_grids(repeats=2, steps=16, snapshots=snaps, vmap=False)
+    assert "grid_seconds_vmap" not in result
+    assert result["grid_overhead_vs_floor"] == pytest.approx(
+        result["grid_seconds_library"] / result["grid_seconds_floor"]
+    )
+
+
 def test_thread_effect_times_one_and_all_threads(seed):
     """thread_effect reports one median per thread count and restores the setting."""
     from nnbook.bench import thread_effect
@@ -124,6 +155,8 @@ def test_main_writes_every_required_key(tmp_path):
         "grid_seconds_pivot",
         "grid_seconds_library",
         "grid_speedup_vs_pivot",
+        "grid_seconds_floor",
+        "grid_overhead_vs_floor",
         "grid_points_differing",
         "matmul",
         "arithmetic",
@@ -134,7 +167,7 @@ def test_main_writes_every_required_key(tmp_path):
 
 
 def test_dataloader_indexes_the_dataset_once_per_item():
-    """DataLoader calls the dataset's __getitem__ once per point (what chapter 7 profiles)."""
+    """DataLoader calls the dataset's __getitem__ once per point (what chapter 8 profiles)."""
     from torch.utils.data import DataLoader, TensorDataset
 
     calls = []
@@ -164,7 +197,7 @@ def test_tensor_loader_batches_are_views_of_one_gather():
 
 
 def test_default_collate_stacks_the_items_of_a_batch():
-    """default_collate turns (x, y) pairs into (stack of x, stack of y), as chapter 7 says."""
+    """default_collate turns (x, y) pairs into (stack of x, stack of y), as chapter 8 says."""
     from torch.utils.data import default_collate
 
     X, y = torch.randn(50, 2), torch.arange(50)

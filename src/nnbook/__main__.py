@@ -1,4 +1,4 @@
-"""`python -m nnbook` (what `make bench` runs): chapter 7's comparisons, printed and saved.
+"""`python -m nnbook` (what `make bench` runs): chapter 8's comparisons, printed and saved.
 
 Every figure is measured side by side in this one process: the training loops, the
 decision grids, the threads and the matrix products. It prints one line per figure, as
@@ -15,15 +15,9 @@ from pathlib import Path
 
 import torch
 
-from nnbook.bench import (
-    SourceRun,
-    compare_grids,
-    compare_training,
-    source_run,
-    source_snapshots,
-    thread_effect,
-)
+from nnbook.bench import compare_grids, compare_training, thread_effect
 from nnbook.devices import describe_arithmetic, describe_hardware
+from nnbook.loops import SourceRun, source_run, source_snapshots
 from nnbook.timing import matmul_sweep
 
 
@@ -82,7 +76,7 @@ def _training(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
 
 
 def _grids(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
-    """The class grids of every snapshot, three ways; printed, and returned for the JSON."""
+    """The class grids of every snapshot, four ways; printed, and returned for the JSON."""
     grids = compare_grids(
         repeats=max(1, args.repeats // 2),
         steps=args.grid_steps,
@@ -93,9 +87,10 @@ def _grids(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
     print(f"decision grids, {n_snap} snapshots of {steps} x {steps} points, {used} thread(s):")
     print(
         f"  pivot {grids['grid_seconds_pivot']:.3f} s, library "
-        f"{grids['grid_seconds_library']:.3f} s "
+        f"{grids['grid_seconds_library']:.3f} s, floor {grids['grid_seconds_floor']:.3f} s "
         f"(vmap over snapshots: {grids['grid_seconds_vmap']:.3f} s)"
     )
+    print(f"  grid_overhead_vs_floor      = {grids['grid_overhead_vs_floor']:.2f} (target <= 1.5)")
     print(
         f"  grid_speedup_vs_pivot       = {grids['grid_speedup_vs_pivot']:.1f} "
         f"(points that differ, all near-ties: {grids['grid_points_differing']})"

@@ -263,6 +263,27 @@ def _record(
     return rows
 
 
+def _train_epoch(
+    model: BatchedMLP,
+    X_epoch: torch.Tensor,
+    y_epoch: torch.Tensor,
+    batch_size: int,
+    unreduced: nn.Module,
+    reduction: str,
+    optimizer: torch.optim.Optimizer,
+) -> None:
+    """One pass over every member's shuffled (K, N, in) data, `batch_size` points a step."""
+    for start in range(0, X_epoch.shape[1], batch_size):
+        xb = X_epoch[:, start : start + batch_size]  # (K, B, in)
+        yb = y_epoch[:, start : start + batch_size]  # (K, B)
+        losses = _member_losses(unreduced, model(xb), yb)  # (K, B)
+        per_member = losses.sum(dim=1) if reduction == "sum" else losses.mean(dim=1)
+        loss = per_member.sum()  # members' parameters are disjoint: gradients stay apart
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 def train_batched(
     model: BatchedMLP,
     X: torch.Tensor,
@@ -322,15 +343,7 @@ def train_batched(
         lr = optimizer.param_groups[0]["lr"]
         model.train()
         X_epoch, y_epoch = _shuffled_epoch(X, y, _shuffled_orders(index_loaders))
-        for start in range(0, n, batch_size):
-            xb = X_epoch[:, start : start + batch_size]  # (K, B, in)
-            yb = y_epoch[:, start : start + batch_size]  # (K, B)
-            losses = _member_losses(unreduced, model(xb), yb)  # (K, B)
-            per_member = losses.sum(dim=1) if reduction == "sum" else losses.mean(dim=1)
-            loss = per_member.sum()  # members' parameters are disjoint: gradients stay apart
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        _train_epoch(model, X_epoch, y_epoch, batch_size, unreduced, reduction, optimizer)
         if scheduler is not None:
             scheduler.step()
         if epoch % record_every == 0 or epoch == epochs - 1:

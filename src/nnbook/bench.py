@@ -1,9 +1,9 @@
-"""The comparisons of chapter 7 and `make bench`: the same work done ways that differ in speed.
+"""Chapter 8's comparisons, timed side by side in one process: what `make bench` reports.
 
-Training the source notebook's recipe with a `DataLoader`, with the library's
-`TensorLoader`, and as a bare loop over pre-sliced batches (the floor); decision grids for
-every snapshot, the source notebook's pivot-table way against the library's batched ways.
-Each comparison alternates its contenders in one process and reports medians and ratios.
+Training: the three loops of `nnbook.loops` (DataLoader, the library's TensorLoader, the
+bare floor). Decision grids for every weight snapshot: the source notebook's pivot-table
+way, the library's batched ways, and the bare floor of the same arithmetic. Threads: one
+against all. Each comparison alternates its contenders and reports medians and ratios;
 `python -m nnbook` runs them all (see `nnbook.__main__`).
 """
 
@@ -11,199 +11,43 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from nnbook._checks import positive_int
-from nnbook.data import TensorLoader, ThreeClassProblem
-from nnbook.grids import mlp_class_grids, near_tie_differences, snapshot_grids
+from nnbook.data import ThreeClassProblem
+from nnbook.grids import (
+    grid_points,
+    mlp_class_grids,
+    near_tie_differences,
+    snapshot_grids,
+    stack_snapshots,
+)
+from nnbook.loops import (
+    SourceRun,
+    source_run,
+    source_snapshots,
+    train_dataloader,
+    train_floor,
+    train_library,
+)
 from nnbook.models import MLP
-from nnbook.recipe import Recipe
 from nnbook.timing import num_threads
-from nnbook.training import snapshot, train
+
+T = TypeVar("T")
 
 __all__ = [
-    "LoopRun",
-    "SourceRun",
     "compare_grids",
     "compare_training",
+    "floor_inputs",
+    "grid_floor",
     "pivot_class_grid",
-    "source_run",
-    "source_snapshots",
     "thread_effect",
-    "train_dataloader",
-    "train_floor",
-    "train_library",
 ]
-
-
-@dataclass(frozen=True)
-class SourceRun:
-    """The source notebook's set-up (`nnbook.recipe`): its data and the initial weights."""
-
-    X: torch.Tensor
-    y: torch.Tensor
-    X_eval: torch.Tensor
-    y_eval: torch.Tensor
-    init_state: dict[str, torch.Tensor]
-    recipe: Recipe = field(default_factory=Recipe)
-    record_every: int = 20
-
-    @property
-    def batch_size(self) -> int:
-        return self.recipe.batch_size
-
-
-@dataclass(frozen=True)
-class LoopRun:
-    """One timed training run: wall-clock and CPU seconds, its records and weight snapshots.
-
-    `cpu` is the CPU time of the calling thread (`time.thread_time`): with one intra-op
-    thread and no loader workers all the work happens there, and unlike wall time it
-    does not count the moments when other processes have the core.
-    """
-
-    wall: float
-    cpu: float
-    records: list[dict]
-    snapshots: list[dict] = field(default_factory=list)
-
-
-@contextmanager
-def _clock():
-    """Yield a dict that receives `wall` and `cpu` seconds of the block when it ends."""
-    times: dict[str, float] = {}
-    wall, cpu = time.perf_counter(), time.thread_time()
-    try:
-        yield times
-    finally:
-        times["cpu"] = time.thread_time() - cpu
-        times["wall"] = time.perf_counter() - wall
-
-
-def source_run(recipe: Recipe | None = None) -> SourceRun:
-    """Draw the recipe's data and initial weights (global seed 2100, the source's order)."""
-    recipe = recipe or Recipe()
-    data, model = recipe.start(ThreeClassProblem())
-    return SourceRun(data.X, data.y, data.X_eval, data.y_eval, snapshot(model), recipe)
-
-
-def _model_and_optimizer(run: SourceRun):
-    model = run.recipe.model()
-    model.load_state_dict(run.init_state)
-    optimizer, scheduler = run.recipe.optimizer(model.parameters())
-    return model, optimizer, scheduler
-
-
-def _train_with(run: SourceRun, epochs: int, make_loaders) -> LoopRun:
-    model, optimizer, scheduler = _model_and_optimizer(run)
-    gen = torch.Generator()
-    train_loader, eval_loader = make_loaders(gen)
-    gen.manual_seed(run.recipe.seed)
-    with _clock() as seconds:
-        report = train(
-            model,
-            train_loader,
-            loss_fn=run.recipe.loss_fn(),
-            optimizer=optimizer,
-            epochs=epochs,
-            scheduler=scheduler,
-            eval_loaders={"train": train_loader, "eval": eval_loader},
-            record_every=run.record_every,
-            keep_snapshots=True,
-            partial_schedule=epochs != run.recipe.epochs,  # a shorter run stops part-way
-        )
-    return LoopRun(seconds["wall"], seconds["cpu"], report.records, report.snapshots)
-
-
-def train_dataloader(run: SourceRun, epochs: int) -> LoopRun:
-    """Seconds and records of the recipe's run fed by `DataLoader` (indexing, collation)."""
-
-    def loaders(gen):
-        return (
-            DataLoader(
-                TensorDataset(run.X, run.y), batch_size=run.batch_size, shuffle=True, generator=gen
-            ),
-            DataLoader(TensorDataset(run.X_eval, run.y_eval), batch_size=len(run.X_eval)),
-        )
-
-    return _train_with(run, epochs, loaders)
-
-
-def train_library(run: SourceRun, epochs: int) -> LoopRun:
-    """Seconds and records of the same run fed by the library's `TensorLoader`."""
-
-    def loaders(gen):
-        return (
-            TensorLoader(run.X, run.y, batch_size=run.batch_size, shuffle=True, generator=gen),
-            TensorLoader(run.X_eval, run.y_eval, batch_size=len(run.X_eval)),
-        )
-
-    return _train_with(run, epochs, loaders)
-
-
-def _pre_sliced_epochs(run: SourceRun, epochs: int) -> list[tuple[list, list | None]]:
-    """Every batch the library run will see, cut in advance: (training, evaluation) per epoch.
-
-    The batches come from a `TensorLoader` seeded as in the library run and iterated in
-    the same pattern (one pass per epoch, one more at each recorded epoch for the
-    evaluation on the training set), so the floor computes on exactly the same batches.
-    """
-    gen = torch.Generator().manual_seed(run.recipe.seed)
-    loader = TensorLoader(run.X, run.y, batch_size=run.batch_size, shuffle=True, generator=gen)
-    epochs_batches = []
-    for epoch in range(epochs):
-        batches = list(loader)
-        recorded = epoch % run.record_every == 0 or epoch == epochs - 1
-        epochs_batches.append((batches, list(loader) if recorded else None))
-    return epochs_batches
-
-
-def train_floor(run: SourceRun, epochs: int) -> LoopRun:
-    """Seconds of the bare minimum: the same steps and evaluations over pre-sliced batches.
-
-    The batches of every epoch are cut before the clock starts (the very batches of the
-    library run). The loop does only forward, loss, backward and step on the bare
-    layers (no input checks, no device moves), steps the scheduler, and at the same
-    epochs runs the same evaluation passes (the training set in its batches, the
-    evaluation set in one batch) and records the same metrics.
-    """
-    model, optimizer, scheduler = _model_and_optimizer(run)
-    loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
-    epochs_batches = _pre_sliced_epochs(run, epochs)
-    eval_batches = [(run.X_eval, run.y_eval)]
-    net = model.net  # skip the wrapper's input checks: the floor does nothing but arithmetic
-    records = []
-    with _clock() as seconds:
-        for epoch, (batches, train_eval_batches) in enumerate(epochs_batches):
-            lr = optimizer.param_groups[0]["lr"]
-            for xb, yb in batches:
-                loss = loss_fn(net(xb), yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            scheduler.step()
-            if train_eval_batches is not None:
-                record = {"epoch": epoch, "lr": lr}
-                with torch.no_grad():
-                    for name, loader in [("train", train_eval_batches), ("eval", eval_batches)]:
-                        total = torch.zeros(())
-                        correct = torch.zeros((), dtype=torch.int64)
-                        for X, y in loader:
-                            logits = net(X)
-                            total += loss_fn(logits, y)
-                            correct += (logits.argmax(1) == y).sum()
-                        n = sum(len(y) for _, y in loader)
-                        record[f"{name}_loss"] = total.item() / n
-                        record[f"{name}_accuracy"] = correct.item() / n
-                records.append(record)
-    return LoopRun(seconds["wall"], seconds["cpu"], records)
 
 
 def _records_close(a: list[dict], b: list[dict], rel: float = 1e-5) -> bool:
@@ -216,6 +60,28 @@ def _records_close(a: list[dict], b: list[dict], rel: float = 1e-5) -> bool:
             if abs(ra[key] - rb[key]) > rel * max(abs(ra[key]), abs(rb[key]), 1e-6):
                 return False
     return True
+
+
+def _alternate(contenders: Mapping[str, Callable[[], T]], repeats: int) -> dict[str, list[T]]:
+    """Call each contender `repeats` times, rotating the order so none is always first."""
+    names = list(contenders)
+    results: dict[str, list[T]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            results[name].append(contenders[name]())
+    return results
+
+
+def _timed(fn: Callable[[], T]) -> Callable[[], tuple[float, T]]:
+    """`fn` made to return (wall-clock seconds, its value)."""
+
+    def run() -> tuple[float, T]:
+        start = time.perf_counter()
+        value = fn()
+        return time.perf_counter() - start, value
+
+    return run
 
 
 def _check_counts(**counts: int) -> None:
@@ -243,13 +109,9 @@ def compare_training(
         "library": lambda: train_library(run, epochs),
         "floor": lambda: train_floor(run, epochs),
     }
-    names = list(loops)
-    runs: dict[str, list[LoopRun]] = {name: [] for name in names}
     with num_threads(threads):
         used = torch.get_num_threads()
-        for r in range(repeats):
-            for name in names[r % 3 :] + names[: r % 3]:
-                runs[name].append(loops[name]())
+        runs = _alternate(loops, repeats)
     identical = all(
         _records_close(a.records, b.records) and _records_close(b.records, c.records)
         for a, b, c in zip(runs["dataloader"], runs["library"], runs["floor"], strict=True)
@@ -302,9 +164,39 @@ def pivot_class_grid(model: torch.nn.Module, state_dicts, xlim, ylim, steps: int
     return grids
 
 
-def source_snapshots(run: SourceRun | None = None, epochs: int = 1000) -> list[dict]:
-    """The weight snapshots of the recipe's full run (one per record: 51 for 1000 epochs)."""
-    return train_library(run or source_run(), epochs).snapshots
+def floor_inputs(
+    snapshots: Sequence[Mapping[str, torch.Tensor]],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    steps: int,
+) -> tuple[torch.Tensor, ...]:
+    """What `grid_floor` takes, built before any clock starts: stacked weights and the points.
+
+    For S snapshots of a 2-H-C `MLP` (keys `net.0.*` and `net.2.*`): the first layers as one
+    (S * H, 2) matrix and (S * H, 1) bias, the second as (S, C, H) and (S, C, 1), and the
+    grid's points as columns, (2, ny * nx), in `grid_points`' order.
+    """
+    stacked = stack_snapshots(snapshots)
+    w1, b1 = stacked["net.0.weight"], stacked["net.0.bias"]
+    _, _, points = grid_points(xlim, ylim, steps)
+    return (
+        w1.reshape(-1, w1.shape[2]),
+        b1.reshape(-1, 1),
+        stacked["net.2.weight"],
+        stacked["net.2.bias"].unsqueeze(2),
+        points.T.contiguous(),
+    )
+
+
+@torch.no_grad()
+def grid_floor(w1, b1, w2, b2, columns) -> torch.Tensor:
+    """The bare arithmetic of S tanh-network class grids: (S, N) classes of N points.
+
+    One stacked matrix product for every snapshot's hidden layer, tanh, one batched product
+    for the logits, argmax: nothing else (no checks, no chunks, no copies to a grid).
+    """
+    hidden = torch.addmm(b1, w1, columns).tanh_().view(w2.shape[0], w2.shape[2], -1)
+    return torch.baddbmm(b2, w2, hidden).argmax(dim=1)
 
 
 def compare_grids(
@@ -314,49 +206,48 @@ def compare_grids(
     threads: int | None = 1,
     vmap: bool = True,
 ) -> dict[str, object]:
-    """Time class grids for every snapshot: the pivot-table way against `mlp_class_grids`.
+    """Time class grids for every snapshot: pivot table, `mlp_class_grids`, and the floor.
 
-    Alternates the two (and, with `vmap`, `snapshot_grids` as a third) `repeats` times
-    with the same `threads`; reports medians, and how many grid points differ between the
-    methods. Different kernels may round a near-tie of two logits either way, so a few
-    points may differ; `near_tie_differences` raises if any difference is not such a tie.
+    Alternates the source's pivot-table way, the library's `mlp_class_grids`, the bare
+    `grid_floor` (and, with `vmap`, `snapshot_grids`) `repeats` times with the same
+    `threads`; reports medians, ratios, and how many grid points differ from the library's.
+    Different kernels may round a near-tie of two logits either way, so a few points may
+    differ; `near_tie_differences` raises if any difference is not such a tie.
     """
     _check_counts(repeats=repeats, steps=steps)
-    problem = ThreeClassProblem()
     snapshots = list(snapshots) if snapshots is not None else source_snapshots()
-    model = MLP(2, 8, 3)
+    problem, model = ThreeClassProblem(), MLP(2, 8, 3)
     limits = (problem.xlim, problem.ylim)
-    times: dict[str, list[float]] = {"pivot": [], "library": [], "vmap": []}
+    floor_args = floor_inputs(snapshots, *limits, steps)
+    shape = (len(snapshots), steps, steps)
+    contenders: dict[str, Callable[[], torch.Tensor]] = {
+        "pivot": lambda: torch.from_numpy(
+            np.stack(pivot_class_grid(model, snapshots, *limits, steps))
+        ),
+        "library": lambda: mlp_class_grids(model, snapshots, *limits, steps).values,
+        "floor": lambda: grid_floor(*floor_args).reshape(shape),
+    }
+    if vmap:
+        contenders["vmap"] = lambda: snapshot_grids(model, snapshots, *limits, steps).values
     with num_threads(threads):
         used = torch.get_num_threads()
-        for _ in range(repeats):
-            start = time.perf_counter()
-            pivot = pivot_class_grid(model, snapshots, *limits, steps)
-            times["pivot"].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            ours = mlp_class_grids(model, snapshots, *limits, steps).values
-            times["library"].append(time.perf_counter() - start)
-            if vmap:
-                start = time.perf_counter()
-                vmapped = snapshot_grids(model, snapshots, *limits, steps).values
-                times["vmap"].append(time.perf_counter() - start)
-    pivot_values = torch.from_numpy(np.stack(pivot))
-    differ = near_tie_differences(model, snapshots, pivot_values, ours, *limits)
-    if vmap:
-        differ += near_tie_differences(model, snapshots, vmapped, ours, *limits)
-    med = {k: statistics.median(v) for k, v in times.items() if v}
-    result: dict[str, object] = {
+        runs = _alternate({name: _timed(f) for name, f in contenders.items()}, repeats)
+    med = {name: statistics.median(s for s, _ in v) for name, v in runs.items()}
+    ours = runs["library"][-1][1]
+    differ = sum(
+        near_tie_differences(model, snapshots, v[-1][1], ours, *limits)
+        for name, v in runs.items()
+        if name != "library"
+    )
+    return {
         "grid_snapshots": len(snapshots),
         "grid_steps": steps,
         "grid_threads": used,
-        "grid_seconds_pivot": med["pivot"],
-        "grid_seconds_library": med["library"],
+        **{f"grid_seconds_{name}": seconds for name, seconds in med.items()},
         "grid_speedup_vs_pivot": med["pivot"] / med["library"],
+        "grid_overhead_vs_floor": med["library"] / med["floor"],
         "grid_points_differing": differ,
     }
-    if vmap:
-        result["grid_seconds_vmap"] = med["vmap"]
-    return result
 
 
 def thread_effect(

@@ -184,7 +184,7 @@ def snapshot_grids(
     return Grid(x, y, values.reshape(n, len(y), len(x), *values.shape[2:]))
 
 
-# --- many snapshots on one grid, laid out for speed (chapter 7) ---------------------------
+# --- many snapshots on one grid, laid out for speed (chapter 8) ---------------------------
 
 
 _ELEMENTWISE: tuple[type[nn.Module], ...] = tuple(ACTIVATIONS.values())
@@ -211,6 +211,43 @@ def _first_argmax(logits: torch.Tensor) -> torch.Tensor:
     return classes
 
 
+def _mlp_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """`model.net`'s layers as (state_dict key prefix, layer): Linear or elementwise only."""
+    net = getattr(model, "net", None)
+    if not isinstance(net, nn.Sequential) or not isinstance(net[0], nn.Linear):
+        raise TypeError(
+            f"model must be an MLP (an nn.Sequential `net` starting with nn.Linear), "
+            f"got {type(model).__name__}"
+        )
+    prefix = next(k for k, v in model.named_children() if v is net)  # "net"
+    for name, layer in net.named_children():
+        if not isinstance(layer, (nn.Linear, *_ELEMENTWISE)):
+            raise TypeError(
+                f"layer {name} of model.net is a {type(layer).__name__}; expected nn.Linear "
+                f"or an elementwise activation ({', '.join(t.__name__ for t in _ELEMENTWISE)})"
+            )
+    return [(f"{prefix}.{name}", layer) for name, layer in net.named_children()]
+
+
+def _stacked_forward(
+    layers: list[tuple[str, nn.Module]], stacked: Mapping[str, torch.Tensor], h: torch.Tensor
+) -> torch.Tensor:
+    """Logits (S, C, n) of all S stacked snapshots for the points in the columns of `h` (2, n)."""
+    n_snap = next(iter(stacked.values())).shape[0]
+    for i, (key, layer) in enumerate(layers):
+        if not isinstance(layer, nn.Linear):
+            in_place = _IN_PLACE.get(type(layer))
+            h = in_place(h) if in_place is not None else layer(h)  # elementwise
+        elif i == 0:  # every snapshot's first layer as one product: (S * o, 2) @ (2, n)
+            weight, bias = stacked[f"{key}.weight"], stacked[f"{key}.bias"]
+            h = torch.addmm(bias.reshape(-1, 1), weight.reshape(-1, weight.shape[2]), h)
+            h = h.view(n_snap, weight.shape[1], -1)  # (S, o, n)
+        else:
+            weight, bias = stacked[f"{key}.weight"], stacked[f"{key}.bias"]
+            h = torch.baddbmm(bias.unsqueeze(2), weight, h)  # (S, o, n)
+    return h
+
+
 @torch.no_grad()
 def mlp_class_grids(
     model: nn.Module,
@@ -233,22 +270,9 @@ def mlp_class_grids(
     logits tie to within rounding. Requires `model.net`: an `nn.Sequential` of `nn.Linear`
     layers and elementwise activations, as `MLP` builds it; the logits must be finite.
     """
-    net = getattr(model, "net", None)
-    if not isinstance(net, nn.Sequential) or not isinstance(net[0], nn.Linear):
-        raise TypeError(
-            f"model must be an MLP (an nn.Sequential `net` starting with nn.Linear), "
-            f"got {type(model).__name__}"
-        )
     positive_int("chunk_size", chunk_size)
-    layers = list(net.named_children())
-    for name, layer in layers:
-        if not isinstance(layer, (nn.Linear, *_ELEMENTWISE)):
-            raise TypeError(
-                f"layer {name} of model.net is a {type(layer).__name__}; expected nn.Linear "
-                f"or an elementwise activation ({', '.join(t.__name__ for t in _ELEMENTWISE)})"
-            )
+    layers = _mlp_layers(model)
     stacked = stack_snapshots(snapshots)
-    prefix = next(k for k, v in model.named_children() if v is net)  # "net"
     x, y, points = grid_points(xlim, ylim, steps)
     device = model_device(model, device)
     stacked = {k: v.to(device) for k, v in stacked.items()}
@@ -257,18 +281,7 @@ def mlp_class_grids(
     classes = torch.empty(n_snap, n_points, dtype=torch.int64, device=device)
     for start in range(0, n_points, chunk_size):
         h = columns[:, start : start + chunk_size]  # (2, n), shared by all snapshots
-        for i, (name, layer) in enumerate(layers):
-            if not isinstance(layer, nn.Linear):
-                in_place = _IN_PLACE.get(type(layer))
-                h = in_place(h) if in_place is not None else layer(h)  # elementwise
-            elif i == 0:
-                weight, bias = stacked[f"{prefix}.{name}.weight"], stacked[f"{prefix}.{name}.bias"]
-                h = torch.addmm(bias.reshape(-1, 1), weight.reshape(-1, weight.shape[2]), h)
-                h = h.view(n_snap, weight.shape[1], -1)  # (S, o, n)
-            else:
-                weight, bias = stacked[f"{prefix}.{name}.weight"], stacked[f"{prefix}.{name}.bias"]
-                h = torch.baddbmm(bias.unsqueeze(2), weight, h)  # (S, o, n)
-        classes[:, start : start + chunk_size] = _first_argmax(h)  # uint8 -> int64
+        classes[:, start : start + chunk_size] = _first_argmax(_stacked_forward(layers, stacked, h))
     return Grid(x, y, classes.cpu().reshape(n_snap, len(y), len(x)))
 
 

@@ -100,6 +100,46 @@ def from_logits(logits: torch.Tensor, output: str = "class") -> torch.Tensor:
     return torch.softmax(logits, dim=-1) if output == "proba" else logits.argmax(dim=-1)
 
 
+def _check_members(models: Sequence[MLP]) -> list[MLP]:
+    """The models as a list, refused unless they are MLPs of one architecture family."""
+    models = list(models)
+    if not models:
+        raise ValueError("BatchedMLP needs at least one model, got none")
+    for i, m in enumerate(models):
+        if not isinstance(m, MLP):
+            raise TypeError(f"models[{i}] must be an nnbook MLP, got {type(m).__name__}")
+    first = models[0]
+    shape = (first.in_features, first.out_features, len(first.hidden), first.activation)
+    for i, m in enumerate(models):
+        if (m.in_features, m.out_features, len(m.hidden), m.activation) != shape:
+            raise ValueError(
+                "all models must share in_features, out_features, the number of hidden "
+                f"layers and the activation: models[0] is {first.extra_repr()} "
+                f"({first.activation}), models[{i}] is {m.extra_repr()} ({m.activation})"
+            )
+    return models
+
+
+def _stacked_layers(
+    models: Sequence[MLP], sizes: Sequence[int], ref: torch.Tensor
+) -> tuple[nn.ParameterList, nn.ParameterList]:
+    """Every layer of the K models as one (K, out, in) weight and one (K, out) bias, zero-padded."""
+    weights, biases = nn.ParameterList(), nn.ParameterList()
+    for layer in range(len(sizes) - 1):
+        W = torch.zeros(
+            len(models), sizes[layer + 1], sizes[layer], dtype=ref.dtype, device=ref.device
+        )
+        b = torch.zeros(len(models), sizes[layer + 1], dtype=ref.dtype, device=ref.device)
+        for k, m in enumerate(models):
+            linear = cast(nn.Linear, m.net[2 * layer])
+            out_k, in_k = linear.weight.shape
+            W[k, :out_k, :in_k] = linear.weight.detach()
+            b[k, :out_k] = linear.bias.detach()
+        weights.append(nn.Parameter(W))
+        biases.append(nn.Parameter(b))
+    return weights, biases
+
+
 class BatchedMLP(nn.Module):
     """K `MLP` classifiers evaluated and trained together.
 
@@ -111,25 +151,8 @@ class BatchedMLP(nn.Module):
 
     def __init__(self, models: Sequence[MLP], seeds: Sequence[int] | None = None):
         super().__init__()
-        models = list(models)
-        if not models:
-            raise ValueError("BatchedMLP needs at least one model, got none")
-        for i, m in enumerate(models):
-            if not isinstance(m, MLP):
-                raise TypeError(f"models[{i}] must be an nnbook MLP, got {type(m).__name__}")
+        models = _check_members(models)
         first = models[0]
-        for i, m in enumerate(models):
-            if (m.in_features, m.out_features, len(m.hidden), m.activation) != (
-                first.in_features,
-                first.out_features,
-                len(first.hidden),
-                first.activation,
-            ):
-                raise ValueError(
-                    "all models must share in_features, out_features, the number of hidden "
-                    f"layers and the activation: models[0] is {first.extra_repr()} "
-                    f"({first.activation}), models[{i}] is {m.extra_repr()} ({m.activation})"
-                )
         if seeds is not None and len(seeds) != len(models):
             raise ValueError(f"got {len(seeds)} seeds for {len(models)} models")
         self.in_features = first.in_features
@@ -142,18 +165,7 @@ class BatchedMLP(nn.Module):
         K = len(models)
         ref = next(first.parameters())
         self.act = ACTIVATIONS[self.activation]()
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for layer in range(len(sizes) - 1):
-            W = torch.zeros(K, sizes[layer + 1], sizes[layer], dtype=ref.dtype, device=ref.device)
-            b = torch.zeros(K, sizes[layer + 1], dtype=ref.dtype, device=ref.device)
-            for k, m in enumerate(models):
-                linear = cast(nn.Linear, m.net[2 * layer])
-                out_k, in_k = linear.weight.shape
-                W[k, :out_k, :in_k] = linear.weight.detach()
-                b[k, :out_k] = linear.bias.detach()
-            self.weights.append(nn.Parameter(W))
-            self.biases.append(nn.Parameter(b))
+        self.weights, self.biases = _stacked_layers(models, sizes, ref)
         # (K, 1, width) masks that silence the padding units. They are only applied when some
         # member is padded and the activation is nonzero at 0; otherwise the zero weights do it.
         padded = any(h != tuple(widths) for h in self.hidden_sizes)
