@@ -191,7 +191,7 @@ def test_label_shape_mismatch_is_named():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"epochs": 0}, "epochs must be positive"),
+        ({"epochs": 0}, "epochs must be a positive int"),
         ({"epochs": 3, "record_every": -2}, "record_every"),
     ],
 )
@@ -283,7 +283,7 @@ def test_schedule_of_another_length_is_refused_unless_partial():
             "epochs": epochs,
             "scheduler": scheduler,
         }
-        with pytest.raises(ValueError, match=f"{total} of its total_iters={total} steps left"):
+        with pytest.raises(ValueError, match=rf"total_iters={total}\) has {total} of its {total} steps left"):
             train(model, batches, **kwargs)
         report = train(model, batches, partial_schedule=True, **kwargs)
         assert report.epochs[-1] == epochs - 1

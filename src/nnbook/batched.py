@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 from nnbook._checks import positive_int
 from nnbook.data import TensorLoader
 from nnbook.models import MLP, BatchedMLP, from_logits
-from nnbook.training import check_scheduler, eval_mode, logits_and_targets
+from nnbook.preflight import check_scheduler
+from nnbook.training import eval_mode, logits_and_targets
 
 __all__ = ["evaluate_batched", "expected_accuracies", "train_batched"]
 

@@ -11,15 +11,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from nnbook._checks import positive_int
 from nnbook.devices import model_device
+from nnbook.losses import LossTotal, unreduced
 from nnbook.models import from_logits
+from nnbook.preflight import (
+    check_batch,
+    check_loader,
+    check_optimizer,
+    check_scheduler,
+    check_targets,
+)
 
 __all__ = [
+    "NonFiniteLossError",
     "TrainReport",
-    "check_scheduler",
     "eval_mode",
     "evaluate",
-    "logits_and_targets",
     "snapshot",
     "train",
 ]
@@ -77,6 +85,16 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+@contextmanager
+def train_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run the block, then restore the model's mode (train or eval), even after an error."""
+    was_training = model.training
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of `model.state_dict()`, safe from later training steps."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -105,46 +123,12 @@ def logits_and_targets(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Ten
     return logits, y
 
 
-def _summed_loss(loss_fn: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    loss = loss_fn(logits, y)
-    reduction = getattr(loss_fn, "reduction", "mean")
-    if reduction == "mean":
-        return loss * y.shape[0]
-    if reduction == "none":
-        return loss.sum()
-    return loss
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite during `train`; `report` holds the records made so far."""
 
-
-def check_scheduler(
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    optimizer: torch.optim.Optimizer,
-    epochs: int,
-    partial_schedule: bool = False,
-) -> None:
-    """Refuse a scheduler that cannot be what the caller meant for a run of `epochs`.
-
-    It must drive `optimizer` (otherwise its learning rates never reach the parameters),
-    and a schedule of fixed length (`total_iters`, as in LinearLR) must have exactly
-    `epochs` steps left, unless `partial_schedule` says that stopping early, or running
-    on at the final rate, is intended.
-    """
-    if scheduler is None:
-        return
-    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
-        raise ValueError(
-            "scheduler is attached to another optimizer than the one being trained; "
-            "its learning rates would never reach the parameters"
-        )
-    total = getattr(scheduler, "total_iters", None)
-    if total is None or partial_schedule:
-        return
-    left = total - scheduler.last_epoch
-    if left != epochs:
-        raise ValueError(
-            f"the scheduler has {left} of its total_iters={total} steps left, but the run "
-            f"has epochs={epochs}; make them equal, or pass partial_schedule=True to run "
-            f"only part of the schedule (or past its end) on purpose"
-        )
+    def __init__(self, message: str, report: TrainReport):
+        super().__init__(message)
+        self.report = report
 
 
 @torch.no_grad()
@@ -154,27 +138,92 @@ def evaluate(
     loss_fn: nn.Module,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
-    """Mean loss per sample and accuracy of `model` over every batch of `loader`.
+    """Loss and accuracy of `model` over every batch of `loader`, as if in one batch.
 
-    Runs in eval mode without gradients and restores the model's previous mode.
-    The loss is summed over samples and divided by their count, whatever the
-    `reduction` of `loss_fn`, so the result does not depend on the batch size.
+    The loss is what `loss_fn` with reduction 'mean' gives on the whole set at once (a
+    weighted mean with class weights, ignored targets skipped), for any batch size; the
+    accuracy counts the targets that are not ignored. Runs in eval mode without gradients
+    and restores the model's previous mode, also after an error.
     """
-    device = model_device(model, device)
-    total_loss = torch.zeros((), device=device)
+    check_loader("loader", loader)
+    unreduced(loss_fn)
+    return _evaluate(model, loader, loss_fn, model_device(model, device), check=True)
+
+
+def _evaluate(model, loader, loss_fn, device, check: bool) -> dict[str, float]:
+    """`evaluate`; `check=False` skips the batch checks (for loaders checked already)."""
+    param = next(model.parameters())
+    total = LossTotal(loss_fn)
+    ignore = getattr(loss_fn, "ignore_index", None)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    n = 0
     with eval_mode(model):
-        for X, y in loader:
+        for i, (X, y) in enumerate(loader):
             X, y = X.to(device), y.to(device)
+            if check:
+                check_batch(f"evaluate, batch {i}", X, param)
             outputs = model(X)  # (N, C)
             logits, target = logits_and_targets(outputs, y)
-            total_loss += _summed_loss(loss_fn, logits, target)
-            correct += (from_logits(outputs, "class") == y).sum()
-            n += y.shape[0]
-    if n == 0:
-        raise ValueError("the loader yielded no samples to evaluate")
-    return {"loss": total_loss.item() / n, "accuracy": correct.item() / n}
+            if check:
+                check_targets(f"evaluate, batch {i}", y, outputs.shape[1], loss_fn)
+            total.add(logits, target)
+            right = from_logits(outputs, "class") == y
+            correct += (right if ignore is None else right & (y != ignore)).sum()
+    if total.count == 0:
+        raise ValueError("the loader yielded no samples to evaluate (or all targets are ignored)")
+    return {"loss": total.mean, "accuracy": correct.item() / total.count}
+
+
+def _check_run(
+    model,
+    train_loader,
+    loss_fn,
+    optimizer,
+    scheduler,
+    epochs,
+    record_every,
+    eval_loaders,
+    partial_schedule,
+) -> None:
+    """Every check `train` makes before its first step (see `nnbook.preflight`)."""
+    positive_int("epochs", epochs)
+    positive_int("record_every", record_every)
+    check_loader("train_loader", train_loader)
+    for name, loader in (eval_loaders or {}).items():
+        check_loader(f"eval_loaders[{name!r}]", loader)
+    if unreduced(loss_fn) is not None and loss_fn.reduction == "none":
+        raise ValueError(
+            "loss_fn has reduction='none', which gives no single loss to train on; "
+            "use 'mean' (the default) or 'sum'"
+        )
+    check_optimizer(model, optimizer)
+    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
+
+
+def _train_epoch(model, train_loader, loss_fn, optimizer, device, epoch: int) -> None:
+    """One pass of forward, loss, backward and update; batches are checked in epoch 0."""
+    losses = []
+    for i, (X, y) in enumerate(train_loader):
+        X, y = X.to(device), y.to(device)
+        if epoch == 0:
+            check_batch(f"train_loader, batch {i}", X, next(model.parameters()))
+        outputs = model(X)  # forward
+        logits, target = logits_and_targets(outputs, y)
+        if epoch == 0:
+            check_targets(f"train_loader, batch {i}", y, outputs.shape[1], loss_fn)
+        loss = loss_fn(logits, target)  # loss
+        optimizer.zero_grad()  # clear the previous batch's gradients
+        loss.backward()  # gradients
+        optimizer.step()  # update
+        losses.append(loss.detach())
+    if not losses:
+        raise ValueError(f"train_loader yielded no batch in epoch {epoch}")
+    finite = torch.isfinite(torch.stack(losses))
+    if not finite.all():
+        batch = int((~finite).nonzero()[0, 0])
+        raise FloatingPointError(
+            f"the loss became {losses[batch].item()} at epoch {epoch}, batch {batch}; "
+            "the learning rate may be too high, or the data hold extreme values"
+        )
 
 
 def train(
@@ -191,6 +240,7 @@ def train(
     device: torch.device | str | None = None,
     progress: bool = False,
     partial_schedule: bool = False,
+    report: TrainReport | None = None,
 ) -> TrainReport:
     """Train `model` for `epochs` passes over `train_loader` and report on the way.
 
@@ -199,38 +249,50 @@ def train(
     (default: `{"train": train_loader}`) is evaluated in that order, and the metrics,
     the learning rate of the epoch and, with `keep_snapshots`, a CPU copy of the
     weights are recorded. Batches are moved to `device` (default: the model's).
-    A schedule with a fixed length (`total_iters`) must end with the run; pass
-    `partial_schedule=True` to run only part of it on purpose.
+    A schedule with a fixed length must end with the run; pass `partial_schedule=True`
+    to run only part of it on purpose. The parts of the run are checked before the
+    first step (`nnbook.preflight`), and each batch of the first epoch before its step.
+
+    Records are appended to `report` (a new `TrainReport` if None), so a caller who
+    passes one keeps what was recorded when the run stops early (an error, or
+    KeyboardInterrupt). A loss that turns NaN or infinite stops the run with a
+    `NonFiniteLossError` naming the epoch and batch; its `report` holds the records.
+    The model is left in the mode (train or eval) it had, also after an error.
     """
-    for name, value in [("epochs", epochs), ("record_every", record_every)]:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value <= 0:
-            raise ValueError(f"{name} must be positive, got {value}")
-    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
+    _check_run(
+        model,
+        train_loader,
+        loss_fn,
+        optimizer,
+        scheduler,
+        epochs,
+        record_every,
+        eval_loaders,
+        partial_schedule,
+    )
     device = model_device(model, device)
     if eval_loaders is None:
         eval_loaders = {"train": train_loader}
-    report = TrainReport()
-    for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
-        lr = optimizer.param_groups[0]["lr"]
-        model.train()
-        for X, y in train_loader:
-            X, y = X.to(device), y.to(device)
-            logits, target = logits_and_targets(model(X), y)  # forward
-            loss = loss_fn(logits, target)  # loss
-            optimizer.zero_grad()  # clear the previous batch's gradients
-            loss.backward()  # gradients
-            optimizer.step()  # update
-        if scheduler is not None:
-            scheduler.step()
-        if epoch % record_every == 0 or epoch == epochs - 1:
-            record: dict[str, float] = {"epoch": epoch, "lr": lr}
-            for name, loader in eval_loaders.items():
-                metrics = evaluate(model, loader, loss_fn, device)
-                record[f"{name}_loss"] = metrics["loss"]
-                record[f"{name}_accuracy"] = metrics["accuracy"]
-            report.records.append(record)
-            if keep_snapshots:
-                report.snapshots.append(snapshot(model))
+    report = TrainReport() if report is None else report
+    checked = False
+    with train_mode(model):
+        for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
+            lr = optimizer.param_groups[0]["lr"]
+            model.train()
+            try:
+                _train_epoch(model, train_loader, loss_fn, optimizer, device, epoch)
+            except FloatingPointError as err:
+                raise NonFiniteLossError(str(err), report) from None
+            if scheduler is not None:
+                scheduler.step()
+            if epoch % record_every == 0 or epoch == epochs - 1:
+                record: dict[str, float] = {"epoch": epoch, "lr": lr}
+                for name, loader in eval_loaders.items():
+                    metrics = _evaluate(model, loader, loss_fn, device, check=not checked)
+                    record[f"{name}_loss"] = metrics["loss"]
+                    record[f"{name}_accuracy"] = metrics["accuracy"]
+                report.records.append(record)
+                checked = True  # the loaders' batches do not change from record to record
+                if keep_snapshots:
+                    report.snapshots.append(snapshot(model))
     return report

@@ -1,0 +1,183 @@
+"""Checks that a run's parts fit together, made before they can produce a wrong number.
+
+A learner's mistake in wiring a run (labels that do not fit the model's outputs, a loss
+made for another kind of output, a loader that runs dry after one epoch, an optimizer
+built for another model, a schedule of the wrong length, data of another dtype) would
+often train on silently and print plausible numbers. `train`, `evaluate`, `train_batched`
+and `evaluate_batched` call these checks first, and each error names the problem and
+the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import torch
+from torch import nn
+from torch.optim import lr_scheduler
+
+__all__ = [
+    "check_batch",
+    "check_loader",
+    "check_optimizer",
+    "check_scheduler",
+    "check_targets",
+]
+
+_CLASS_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)
+_BINARY_LOSSES = (nn.BCEWithLogitsLoss, nn.BCELoss, nn.SoftMarginLoss)
+
+
+def check_loader(name: str, loader: object) -> None:
+    """Refuse what cannot be iterated again, such as a generator or an iterator.
+
+    Training iterates its loader once per epoch; an iterator is exhausted after the first,
+    and every later epoch would silently do nothing.
+    """
+    if not isinstance(loader, Iterable):
+        raise TypeError(
+            f"{name} must be an iterable of (X, y) batches, got {type(loader).__name__}"
+        )
+    if isinstance(loader, Iterator):  # calling iter() could draw from a loader's generator
+        raise TypeError(
+            f"{name} is a one-shot iterator ({type(loader).__name__}): it would be used up "
+            "after one pass. Pass something that can be iterated again, such as a DataLoader, "
+            "a TensorLoader or a list of batches"
+        )
+
+
+def check_targets(where: str, target: torch.Tensor, n_outputs: int, loss_fn: object) -> None:
+    """Refuse labels and a loss that do not fit a model with `n_outputs` logits.
+
+    One logit is a binary classifier: its loss takes probabilities of class 1 (such as
+    `BCEWithLogitsLoss`) and its labels are 0 and 1. Several logits are classes: the loss
+    takes class indices (such as `CrossEntropyLoss`), and the labels are integers in
+    [0, n_outputs), apart from the loss's `ignore_index`.
+    """
+    loss_name = type(loss_fn).__name__
+    if n_outputs == 1:
+        if isinstance(loss_fn, _CLASS_LOSSES):
+            raise ValueError(
+                f"{where}: {loss_name} over a single logit is the loss of a one-class problem "
+                "(always 0); for a binary model use nn.BCEWithLogitsLoss(), or give the model "
+                "2 outputs"
+            )
+        bad = target[(target != 0) & (target != 1)]
+        if bad.numel():
+            raise ValueError(
+                f"{where}: a one-logit (binary) model takes labels 0 and 1, got "
+                f"{sorted(set(bad.unique().tolist()))[:5]}"
+            )
+        return
+    if isinstance(loss_fn, _BINARY_LOSSES):
+        raise ValueError(
+            f"{where}: {loss_name} is a loss for one logit (binary), but the model has "
+            f"{n_outputs} outputs; use nn.CrossEntropyLoss() for {n_outputs} classes"
+        )
+    if target.is_floating_point() or target.dtype == torch.bool:
+        raise TypeError(
+            f"{where}: labels for a {n_outputs}-class model must be integer class indices "
+            f"(torch.long), got dtype {target.dtype}; convert them with y.long()"
+        )
+    ignore = getattr(loss_fn, "ignore_index", None)
+    used = target if ignore is None else target[target != ignore]
+    if used.numel() and (used.min() < 0 or used.max() >= n_outputs):
+        raise ValueError(
+            f"{where}: labels must be class indices in [0, {n_outputs}) for a model with "
+            f"{n_outputs} outputs, got values from {used.min().item()} to {used.max().item()}"
+        )
+
+
+def check_batch(where: str, X: torch.Tensor, param: torch.Tensor) -> None:
+    """Refuse inputs that are not a finite tensor of the model's dtype.
+
+    One rule everywhere: the library converts nothing. Data of another floating dtype
+    than the model's parameters is refused with the conversion to make.
+    """
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"{where}: inputs must be a torch.Tensor, got {type(X).__name__}")
+    if X.dtype != param.dtype:
+        fix = "X.float()" if param.dtype == torch.float32 else f"X.to({param.dtype})"
+        raise TypeError(
+            f"{where}: inputs are {X.dtype} but the model's parameters are {param.dtype}; "
+            f"convert the data ({fix}) or the model (model.to({X.dtype}))"
+        )
+    if not torch.isfinite(X).all():
+        bad = (~torch.isfinite(X)).nonzero()[0].tolist()
+        raise ValueError(f"{where}: inputs hold NaN or infinite values (first at index {bad})")
+
+
+def check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Refuse an optimizer that does not hold every trainable parameter of `model`."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    missing = [n for n, p in trainable if id(p) not in held]
+    if trainable and len(missing) == len(trainable):
+        raise ValueError(
+            "the optimizer holds none of the model's parameters, so the weights would never "
+            "change; build it from this model's parameters, after the model "
+            "(optimizer = torch.optim.SGD(model.parameters(), lr=...))"
+        )
+    if missing:
+        raise ValueError(
+            f"the optimizer does not hold the model's parameters {missing}; they would never "
+            "change. Build it from model.parameters()"
+        )
+
+
+def _schedule_lengths(scheduler: lr_scheduler.LRScheduler) -> list[tuple[str, int, int]]:
+    """(what, length, steps taken) of every fixed-length part of a schedule."""
+    name = type(scheduler).__name__
+    if isinstance(scheduler, lr_scheduler.SequentialLR):
+        last = scheduler._schedulers[-1]
+        tail = _schedule_lengths(last)
+        milestone = scheduler._milestones[-1]
+        return [
+            (f"{name} (last milestone + {w})", milestone + n, scheduler.last_epoch)
+            for w, n, _ in tail
+        ]
+    if isinstance(scheduler, lr_scheduler.ChainedScheduler):
+        return [part for s in scheduler._schedulers for part in _schedule_lengths(s)]
+    for attr in ("total_iters", "T_max", "total_steps"):
+        length = getattr(scheduler, attr, None)
+        if isinstance(length, int):
+            return [(f"{name}'s {attr}={length}", length, scheduler.last_epoch)]
+    return []
+
+
+def check_scheduler(
+    scheduler: lr_scheduler.LRScheduler | None,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    partial_schedule: bool = False,
+) -> None:
+    """Refuse a scheduler that cannot be what the caller meant for a run of `epochs`.
+
+    It must drive `optimizer` (otherwise its learning rates never reach the parameters),
+    and a schedule of fixed length (LinearLR's or PolynomialLR's `total_iters`,
+    CosineAnnealingLR's `T_max`, OneCycleLR's total steps, the last milestone plus the
+    last part of SequentialLR, each part of ChainedScheduler) must have exactly `epochs`
+    steps left, unless `partial_schedule` says that stopping early, or running on past
+    its end, is intended. The scheduler steps once per epoch.
+    """
+    if scheduler is None:
+        return
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError(
+            "scheduler is attached to another optimizer than the one being trained; "
+            "its learning rates would never reach the parameters"
+        )
+    if partial_schedule:
+        return
+    for what, length, taken in _schedule_lengths(scheduler):
+        if length - taken != epochs:
+            raise ValueError(
+                f"the schedule ({what}) has {length - taken} of its {length} steps left, but "
+                f"the run has epochs={epochs} (one step per epoch); make them equal, or pass "
+                "partial_schedule=True to run only part of the schedule (or past its end) "
+                "on purpose"
+            )
