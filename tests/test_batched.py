@@ -301,12 +301,7 @@ def test_forward_and_member_errors():
         ({"batch_size": 2.0}, TypeError, "batch_size must be an int, got float"),
         ({"generators": [torch.Generator()]}, ValueError, "2 members, got 1"),
         ({"generators": [torch.Generator(), 3]}, TypeError, r"generators\[1\] must be"),
-        ({"loss_fn": nn.CrossEntropyLoss(reduction="none")}, ValueError, "reduction 'sum'"),
-        (
-            {"loss_fn": nn.CrossEntropyLoss(weight=torch.ones(2))},
-            ValueError,
-            "class weights with reduction='mean'",
-        ),
+        ({"loss_fn": nn.CrossEntropyLoss(reduction="none")}, ValueError, "reduction='none'"),
         ({"eval_sets": {"train": None}}, ValueError, "'train' is reserved"),
         ({"eval_sets": {"test": (torch.zeros(4, 3), torch.zeros(4))}}, ValueError, "'test'"),
     ],
@@ -332,7 +327,7 @@ def test_train_batched_refuses_mixing_optimizers_and_bad_data():
         ValueError, match=r"X \(N, 2\) with y \(N,\).*got X \(20, 2\) and y \(19,\)"
     ):
         train_batched(model, X, y[:19], **kwargs)
-    with pytest.raises(TypeError, match="training X must be floating point"):
+    with pytest.raises(TypeError, match="training X: inputs must be floating point"):
         train_batched(model, X.long(), y, **kwargs)
     with pytest.raises(TypeError, match="model must be a BatchedMLP, got MLP"):
         train_batched(MLP(2, 3, 2), X, y, **kwargs)

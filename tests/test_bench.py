@@ -123,6 +123,16 @@ def test_compare_grids_reports_the_floor_ratio():
     )
 
 
+def test_loader_copy_cost_is_a_ratio_of_medians(seed):
+    """loader_copy_cost times the loader's copying pass against bare views of the same data."""
+    from nnbook.bench import loader_copy_cost
+
+    result = loader_copy_cost(repeats=3, run=seed)
+    assert result["loader_copy_overhead"] == pytest.approx(
+        result["loader_seconds_copy"] / result["loader_seconds_views"]
+    )
+
+
 def test_thread_effect_times_one_and_all_threads(seed):
     """thread_effect reports one median per thread count and restores the setting."""
     from nnbook.bench import thread_effect
@@ -157,6 +167,7 @@ def test_main_writes_every_required_key(tmp_path):
         "grid_speedup_vs_pivot",
         "grid_seconds_floor",
         "grid_overhead_vs_floor",
+        "loader_copy_overhead",
         "grid_points_differing",
         "matmul",
         "arithmetic",

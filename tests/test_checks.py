@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nnbook._checks import interval, one_of, positive_int, tensor
+from nnbook._checks import finite, finite_tensor, interval, one_of, positive_int, tensor
 
 
 def test_checks_return_what_they_accept():
@@ -28,7 +28,17 @@ def test_checks_return_what_they_accept():
         (lambda: one_of("output", "prob", ("class",)), ValueError, "output must be one of"),
         (lambda: tensor("X", [1.0, 2.0]), TypeError, "X must be a torch.Tensor, got list"),
         (lambda: interval("xlim", (1.0, 1.0)), ValueError, "xlim must have positive extent"),
-        (lambda: interval("ylim", (2.0,)), ValueError, "ylim must have positive extent"),
+        (lambda: interval("ylim", (2.0,)), ValueError, r"ylim must be a pair \(low, high\)"),
+        (lambda: interval("xlim", (0.0, float("inf"))), ValueError, "xlim must be finite"),
+        (lambda: interval("xlim", (float("nan"), 1.0)), ValueError, "xlim must be finite"),
+        (lambda: interval("xlim", ("0", 1.0)), TypeError, "xlim must be a real number"),
+        (lambda: finite("x1", True), TypeError, "x1 must be a real number, got bool"),
+        (lambda: finite("x1", torch.zeros(2)), TypeError, "x1 must be a real number"),
+        (
+            lambda: finite_tensor("X", torch.tensor([[1.0, float("nan")]])),
+            ValueError,
+            r"X holds NaN or infinite values \(first at index \[0, 1\]\)",
+        ),
     ],
 )
 def test_checks_name_the_problem(call, error, message):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from nnbook.bench import compare_grids, compare_training, thread_effect
+from nnbook.bench import compare_grids, compare_training, loader_copy_cost, thread_effect
 from nnbook.devices import describe_arithmetic, describe_hardware
 from nnbook.loops import SourceRun, source_run, source_snapshots
 from nnbook.timing import matmul_sweep
@@ -72,7 +72,13 @@ def _training(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
         f"{threads['train_seconds_library_1_thread']:.3f} s, {threads['threads_max']} threads "
         f"{threads['train_seconds_library_all_threads']:.3f} s"
     )
-    return {**train, **threads}
+    copy = loader_copy_cost(run=run)
+    print(
+        f"  a pass of TensorLoader (copies the data once) / bare slicing (views): "
+        f"loader_copy_overhead = {copy['loader_copy_overhead']:.2f} "
+        f"(one pass of {len(run.X)} points: {copy['loader_seconds_copy'] * 1e6:.0f} µs)"
+    )
+    return {**train, **threads, **copy}
 
 
 def _grids(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:

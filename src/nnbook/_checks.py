@@ -6,6 +6,8 @@ line (`steps = positive_int("steps", steps, minimum=2)`) and goes on with its id
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Collection
 from typing import TypeVar
 
@@ -39,7 +41,32 @@ def tensor(name: str, value: object) -> torch.Tensor:
 
 
 def interval(name: str, value: tuple[float, float]) -> tuple[float, float]:
-    """`value` if it is a pair (low, high) with low < high; else a clear error."""
-    if not isinstance(value, tuple | list) or len(value) != 2 or not value[1] > value[0]:
+    """`value` if it is a pair of finite numbers (low, high) with low < high; else a clear error."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
+    finite(name, value[0])
+    finite(name, value[1])
+    if not value[1] > value[0]:
         raise ValueError(f"{name} must have positive extent (low < high), got {value!r}")
     return (value[0], value[1])
+
+
+def finite(name: str, value: object) -> float:
+    """`value` as a float if it is a finite real number; else a clear error."""
+    scalar_tensor = isinstance(value, torch.Tensor) and value.numel() == 1
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) or scalar_tensor):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    number = float(value)  # type: ignore[arg-type]  # a Real or a one-element tensor
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
+def finite_tensor(name: str, value: torch.Tensor) -> torch.Tensor:
+    """`value` if it holds no NaN or infinity; else a ValueError naming the first bad entry."""
+    bad = ~torch.isfinite(value)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds NaN or infinite values (first at index {bad.nonzero()[0].tolist()})"
+        )
+    return value

@@ -28,7 +28,6 @@ receive zero gradients, and SGD and Adam never move them.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -38,9 +37,10 @@ from tqdm.auto import tqdm
 
 from nnbook._checks import positive_int
 from nnbook.data import TensorLoader
+from nnbook.losses import sample_weights, unreduced
 from nnbook.models import MLP, BatchedMLP, from_logits
-from nnbook.preflight import check_scheduler
-from nnbook.training import eval_mode, logits_and_targets
+from nnbook.preflight import check_batch, check_loss, check_scheduler, check_targets
+from nnbook.training import NonFiniteLossError, eval_mode, logits_and_targets, train_mode
 
 __all__ = ["evaluate_batched", "expected_accuracies", "train_batched"]
 
@@ -55,19 +55,15 @@ ELEMENTWISE_OPTIMIZERS: tuple[type[torch.optim.Optimizer], ...] = (
 # --- losses and evaluation ------------------------------------------------------------------
 
 
-def _unreduced(loss_fn: nn.Module) -> tuple[nn.Module, str]:
-    """A copy of `loss_fn` that returns per-sample losses, and the reduction it had."""
-    reduction = getattr(loss_fn, "reduction", None)
-    if reduction not in ("sum", "mean"):
-        raise ValueError(
-            f"loss_fn must be a torch loss with reduction 'sum' or 'mean', got "
-            f"{type(loss_fn).__name__} with reduction {reduction!r}"
-        )
-    if reduction == "mean" and getattr(loss_fn, "weight", None) is not None:
-        raise ValueError("class weights with reduction='mean' are not supported; use 'sum'")
-    unreduced = copy.copy(loss_fn)
-    setattr(unreduced, "reduction", "none")  # noqa: B010 -- not every nn.Module declares it
-    return unreduced, reduction
+def _member_mean(
+    loss_fn: nn.Module, per_sample: nn.Module, logits: torch.Tensor, y: torch.Tensor, mean: bool
+) -> torch.Tensor:
+    """Each member's loss (K,) over its samples: as `loss_fn` reduces them, or their mean."""
+    losses = _member_losses(per_sample, logits, y)  # (K, N)
+    if not mean and loss_fn.reduction == "sum":
+        return losses.sum(dim=1)
+    weights = sample_weights(loss_fn, y)  # (K, N): class weights, 0 where ignored
+    return losses.sum(dim=1) / (y.shape[1] if weights is None else weights.sum(dim=1))
 
 
 def _member_losses(unreduced: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -78,7 +74,7 @@ def _member_losses(unreduced: nn.Module, logits: torch.Tensor, y: torch.Tensor) 
 
 
 def _check_data(
-    model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, name: str
+    model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, name: str, loss_fn: nn.Module
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Accept shared data X (N, in), y (N,) or one set per member X (K, N, in), y (K, N)."""
     for label, t in [(f"{name} X", X), (f"{name} y", y)]:
@@ -94,8 +90,8 @@ def _check_data(
         )
     if X.shape[-2] == 0:
         raise ValueError(f"{name} data has no samples")
-    if not X.is_floating_point():
-        raise TypeError(f"{name} X must be floating point, got {X.dtype}")
+    check_batch(f"{name} X", X, model.weights[0])
+    check_targets(f"{name} y", y, model.out_features, loss_fn)
     return X, y
 
 
@@ -109,17 +105,18 @@ def evaluate_batched(
     mode and restores the previous mode; the loss is summed and divided by N whatever
     the reduction of `loss_fn`, as `nnbook.training.evaluate` does.
     """
-    X, y = _check_data(model, X, y, "evaluation")
-    unreduced, _ = _unreduced(loss_fn)
+    per_sample = unreduced(loss_fn)
+    X, y = _check_data(model, X, y, "evaluation", loss_fn)
     device = model.weights[0].device
     X, y = X.to(device), y.to(device)
     with eval_mode(model):
         logits = model(X)  # (K, N, C)
     y = y.expand(len(model), -1)
-    losses = _member_losses(unreduced, logits, y)
-    pred = from_logits(logits, "class")  # (K, N)
-    n = y.shape[1]
-    return losses.sum(dim=1) / n, (pred == y).sum(dim=1).double() / n
+    ignore = getattr(loss_fn, "ignore_index", None)
+    kept = torch.ones_like(y, dtype=torch.bool) if ignore is None else y != ignore
+    right = (from_logits(logits, "class") == y) & kept  # (K, N)
+    mean = _member_mean(loss_fn, per_sample, logits, y, mean=True)
+    return mean, right.sum(dim=1).double() / kept.sum(dim=1)
 
 
 @torch.no_grad()
@@ -188,6 +185,7 @@ def _check_training(
     model: BatchedMLP,
     X: torch.Tensor,
     y: torch.Tensor,
+    loss_fn: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
     epochs: int,
@@ -201,6 +199,7 @@ def _check_training(
     """Refuse what `train_batched` cannot train; the data on the model's device, by set name."""
     if not isinstance(model, BatchedMLP):
         raise TypeError(f"model must be a BatchedMLP, got {type(model).__name__}")
+    check_loss(loss_fn)
     check_scheduler(scheduler, optimizer, epochs, partial_schedule)
     for name, value in [
         ("epochs", epochs),
@@ -218,12 +217,12 @@ def _check_training(
     _check_optimizer(model, optimizer)
     if on_record is not None and not callable(on_record):
         raise TypeError(f"on_record must be callable or None, got {type(on_record).__name__}")
-    X, y = _check_data(model, X, y, "training")
+    X, y = _check_data(model, X, y, "training", loss_fn)
     eval_sets = dict(eval_sets or {})
     if "train" in eval_sets:
         raise ValueError("'train' is reserved for the training set; rename that evaluation set")
     for name, (X_e, y_e) in eval_sets.items():
-        _check_data(model, X_e, y_e, f"evaluation set {name!r}")
+        _check_data(model, X_e, y_e, f"evaluation set {name!r}", loss_fn)
     device = model.weights[0].device
     sets = {"train": (X, y), **eval_sets}
     sets = {name: (X_s.to(device), y_s.to(device)) for name, (X_s, y_s) in sets.items()}
@@ -269,20 +268,29 @@ def _train_epoch(
     X_epoch: torch.Tensor,
     y_epoch: torch.Tensor,
     batch_size: int,
-    unreduced: nn.Module,
-    reduction: str,
+    loss_fn: nn.Module,
+    per_sample: nn.Module,
     optimizer: torch.optim.Optimizer,
+    epoch: int,
 ) -> None:
     """One pass over every member's shuffled (K, N, in) data, `batch_size` points a step."""
+    losses = []
     for start in range(0, X_epoch.shape[1], batch_size):
         xb = X_epoch[:, start : start + batch_size]  # (K, B, in)
         yb = y_epoch[:, start : start + batch_size]  # (K, B)
-        losses = _member_losses(unreduced, model(xb), yb)  # (K, B)
-        per_member = losses.sum(dim=1) if reduction == "sum" else losses.mean(dim=1)
+        per_member = _member_mean(loss_fn, per_sample, model(xb), yb, mean=False)  # (K,)
         loss = per_member.sum()  # members' parameters are disjoint: gradients stay apart
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        losses.append(per_member.detach())
+    finite = torch.isfinite(torch.stack(losses))  # (batches, K)
+    if not finite.all():
+        batch, member = (~finite).nonzero()[0].tolist()
+        raise FloatingPointError(
+            f"member {member}'s loss became {losses[batch][member].item()} at epoch {epoch}, "
+            f"batch {batch}; the learning rate may be too high, or the data hold extreme values"
+        )
 
 
 def train_batched(
@@ -317,13 +325,16 @@ def train_batched(
     `train_accuracy` and `<name>_loss`, `<name>_accuracy` for each evaluation set.
     `on_record(epoch, model)`, if given, is called after each record, for example to
     keep a copy of the weights (`model.member(k).state_dict()`) where `train` would keep
-    a snapshot. `partial_schedule` is as in `train`.
+    a snapshot. `partial_schedule` is as in `train`. A loss that turns NaN or infinite
+    stops the run with a `NonFiniteLossError` naming the epoch, batch and member; its
+    `report` is a DataFrame of the records made so far.
     """
     generators = list(generators)
     X, y, sets = _check_training(
         model,
         X,
         y,
+        loss_fn,
         optimizer,
         scheduler,
         epochs,
@@ -334,22 +345,28 @@ def train_batched(
         on_record,
         partial_schedule,
     )
-    unreduced, reduction = _unreduced(loss_fn)
+    per_sample = unreduced(loss_fn)
     n = X.shape[-2]
     index_loaders = [
         TensorLoader(torch.arange(n), batch_size=n, shuffle=True, generator=g) for g in generators
     ]
     rows: list[dict[str, object]] = []
-    for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
-        lr = optimizer.param_groups[0]["lr"]
-        model.train()
-        X_epoch, y_epoch = _shuffled_epoch(X, y, _shuffled_orders(index_loaders))
-        _train_epoch(model, X_epoch, y_epoch, batch_size, unreduced, reduction, optimizer)
-        if scheduler is not None:
-            scheduler.step()
-        if epoch % record_every == 0 or epoch == epochs - 1:
-            _shuffled_orders(index_loaders)  # the draws of iterating the training loader
-            rows += _record(model, sets, loss_fn, epoch, lr)
-            if on_record is not None:
-                on_record(epoch, model)
+    with train_mode(model):  # the model's mode is restored at the end, also after an error
+        for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
+            lr = optimizer.param_groups[0]["lr"]
+            model.train()
+            X_epoch, y_epoch = _shuffled_epoch(X, y, _shuffled_orders(index_loaders))
+            try:
+                _train_epoch(
+                    model, X_epoch, y_epoch, batch_size, loss_fn, per_sample, optimizer, epoch
+                )
+            except FloatingPointError as err:
+                raise NonFiniteLossError(str(err), pd.DataFrame.from_records(rows)) from None
+            if scheduler is not None:
+                scheduler.step()
+            if epoch % record_every == 0 or epoch == epochs - 1:
+                _shuffled_orders(index_loaders)  # the draws of iterating the training loader
+                rows += _record(model, sets, loss_fn, epoch, lr)
+                if on_record is not None:
+                    on_record(epoch, model)
     return pd.DataFrame.from_records(rows)

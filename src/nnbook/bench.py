@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from nnbook._checks import positive_int
-from nnbook.data import ThreeClassProblem
+from nnbook.data import TensorLoader, ThreeClassProblem
 from nnbook.grids import (
     grid_points,
     mlp_class_grids,
@@ -45,6 +45,7 @@ __all__ = [
     "compare_training",
     "floor_inputs",
     "grid_floor",
+    "loader_copy_cost",
     "pivot_class_grid",
     "thread_effect",
 ]
@@ -247,6 +248,29 @@ def compare_grids(
         "grid_speedup_vs_pivot": med["pivot"] / med["library"],
         "grid_overhead_vs_floor": med["library"] / med["floor"],
         "grid_points_differing": differ,
+    }
+
+
+def loader_copy_cost(repeats: int = 200, run: SourceRun | None = None) -> dict[str, float]:
+    """What `TensorLoader`'s copy costs: an unshuffled pass against bare slicing, alternated.
+
+    The loader copies the data once per pass so that no batch aliases it; bare slicing
+    yields views of the data. Both cut the recipe's training set into the same batches.
+    """
+    _check_counts(repeats=repeats)
+    run = run or source_run()
+    loader = TensorLoader(run.X, run.y, batch_size=run.batch_size)
+    b, n = run.batch_size, len(run.X)
+
+    def views() -> list:
+        return [(run.X[i : i + b], run.y[i : i + b]) for i in range(0, n, b)]
+
+    runs = _alternate({"copy": _timed(lambda: list(loader)), "views": _timed(views)}, repeats)
+    med = {name: statistics.median(s for s, _ in v) for name, v in runs.items()}
+    return {
+        "loader_seconds_copy": med["copy"],
+        "loader_seconds_views": med["views"],
+        "loader_copy_overhead": med["copy"] / med["views"],
     }
 
 

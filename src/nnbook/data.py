@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset
 
-from nnbook._checks import positive_int
+from nnbook._checks import finite, finite_tensor, positive_int
 
 __all__ = [
     "TensorLoader",
@@ -28,7 +28,7 @@ def _check_points(X: torch.Tensor, name: str = "X") -> torch.Tensor:
         raise ValueError(f"{name} must have shape (N, 2), got {tuple(X.shape)}")
     if not X.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {X.dtype}")
-    return X
+    return finite_tensor(name, X)  # a NaN point would otherwise land in class 0
 
 
 # --- continuous XOR -----------------------------------------------------------------------
@@ -68,6 +68,8 @@ class XORDataset(Dataset):
 
 def normal_cdf(z: torch.Tensor, std: float = 1.0) -> torch.Tensor:
     """Normal CDF with mean 0 and standard deviation `std`, computed as torch.distributions does."""
+    if not finite("std", std) > 0:
+        raise ValueError(f"std must be positive, got {std}")
     return 0.5 * (1 + torch.erf(z * (1.0 / std) / math.sqrt(2)))
 
 
@@ -89,6 +91,13 @@ class ThreeClassProblem:
     n_classes: int = 3
 
     def __post_init__(self):
+        if self.n_classes != 3:
+            raise ValueError(
+                f"ThreeClassProblem has exactly 3 classes (two boundaries), got n_classes="
+                f"{self.n_classes!r}"
+            )
+        for name in ("x1_min", "x1_max", "x2_min", "x2_max", "boundary_std"):
+            finite(name, getattr(self, name))
         if not (self.x1_max > self.x1_min and self.x2_max > self.x2_min):
             raise ValueError(
                 f"the domain must have positive extent, got x1 in [{self.x1_min}, {self.x1_max}] "
@@ -185,6 +194,21 @@ class ThreeClassProblem:
         chosen = post.gather(1, predict(X).long().unsqueeze(1))
         return chosen.mean().item()
 
+    def integrate(self, f, steps: int = 1000) -> torch.Tensor:
+        """E_x[f(X, posterior(X))] over uniform inputs, by the midpoint rule; float64.
+
+        `f(X, post)` maps the (steps**2, 2) grid centres and their (steps**2, 3) posterior
+        to per-point values (steps**2, ...); the result is their mean over the grid (...).
+        """
+        X = self.midpoint_grid(steps)
+        values = torch.as_tensor(f(X, self.posterior(X)), dtype=torch.float64)
+        if values.ndim == 0 or values.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"f must return one value per grid point, shape ({X.shape[0]}, ...), "
+                f"got {tuple(values.shape)}"
+            )
+        return values.mean(dim=0)
+
     def bayes_accuracy(self, steps: int = 1000) -> float:
         """The best accuracy any classifier can reach: E_x[max_k P(k | x)] (midpoint rule)."""
         X = self.midpoint_grid(steps)
@@ -229,7 +253,9 @@ class TensorLoader:
     one int64 for the (unused) worker base seed each time an iterator is created,
     one permutation at the first batch, and the sampler's second, empty-sliced
     permutation when the pass is exhausted. Without `generator`, those draws come
-    from the global generator, as in `DataLoader`.
+    from the global generator, as in `DataLoader`. Like `DataLoader`'s collated batches,
+    the batches are copies: changing one in place (`xb -= mean`) leaves the data as it was.
+    Each pass copies the data once (the shuffle's gather, or a clone) and slices the copy.
     """
 
     def __init__(
@@ -256,6 +282,11 @@ class TensorLoader:
             raise ValueError("TensorLoader needs at least one sample, got 0 rows")
         self.tensors = tensors
         self.batch_size = positive_int("batch_size", batch_size)
+        if drop_last and n < batch_size:
+            raise ValueError(
+                f"with drop_last=True and batch_size={batch_size} > {n} samples, every pass "
+                "would yield no batch; lower batch_size or set drop_last=False"
+            )
         self.shuffle = shuffle
         self.generator = generator
         self.drop_last = drop_last
@@ -290,7 +321,7 @@ class TensorLoader:
             order = order.to(self.tensors[0].device)
             data = tuple(t[order] for t in self.tensors)  # one gather per pass
         else:
-            data = self.tensors
+            data = tuple(t.clone() for t in self.tensors)  # batches never alias the data
         stop = n - n % b if self.drop_last else n
         for start in range(0, stop, b):
             if start + b > stop and self.drop_last:

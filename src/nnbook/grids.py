@@ -53,7 +53,11 @@ class Grid:
 def grid_points(
     xlim: tuple[float, float], ylim: tuple[float, float], steps: int | tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Axes and points of a grid: `x` (nx,), `y` (ny,), points (ny * nx, 2), rows follow y."""
+    """Axes and points of a grid: `x` (nx,), `y` (ny,), points (ny * nx, 2), rows follow y.
+
+    All float32: every grid and section helper makes its points in this one dtype, and
+    hands them to a model in the model's dtype (float32 values are exact in float64).
+    """
     if isinstance(steps, int):
         steps = (steps, steps)
     if not isinstance(steps, tuple | list) or len(steps) != 2:
@@ -84,8 +88,9 @@ def model_grid(
     one_of("output", output, OUTPUTS)
     x, y, points = grid_points(xlim, ylim, steps)
     device = model_device(model, device)
+    dtype = next(model.parameters()).dtype  # float32 points are exact in float64
     with eval_mode(model):
-        logits = model(points.to(device)).cpu()  # (ny * nx, C)
+        logits = model(points.to(device, dtype)).cpu()  # (ny * nx, C)
     values = from_logits(logits, output)
     return Grid(x, y, values.reshape(len(y), len(x), *values.shape[1:]))
 

@@ -16,9 +16,12 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
+from nnbook.losses import unreduced
+
 __all__ = [
     "check_batch",
     "check_loader",
+    "check_loss",
     "check_optimizer",
     "check_scheduler",
     "check_targets",
@@ -43,6 +46,16 @@ def check_loader(name: str, loader: object) -> None:
             f"{name} is a one-shot iterator ({type(loader).__name__}): it would be used up "
             "after one pass. Pass something that can be iterated again, such as a DataLoader, "
             "a TensorLoader or a list of batches"
+        )
+
+
+def check_loss(loss_fn: nn.Module) -> None:
+    """Refuse a loss that training cannot use: not a torch loss, or one without a reduction."""
+    unreduced(loss_fn)  # a torch loss module whose reduction is known
+    if getattr(loss_fn, "reduction", None) == "none":
+        raise ValueError(
+            "loss_fn has reduction='none', which gives no single loss to train on; "
+            "use 'mean' (the default) or 'sum'"
         )
 
 
@@ -96,6 +109,11 @@ def check_batch(where: str, X: torch.Tensor, param: torch.Tensor) -> None:
     """
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"{where}: inputs must be a torch.Tensor, got {type(X).__name__}")
+    if not X.is_floating_point():
+        raise TypeError(
+            f"{where}: inputs must be floating point like the model's {param.dtype} parameters, "
+            f"got {X.dtype}; convert them with X.float()"
+        )
     if X.dtype != param.dtype:
         fix = "X.float()" if param.dtype == torch.float32 else f"X.to({param.dtype})"
         raise TypeError(

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from nnbook._checks import interval, positive_int
+from nnbook._checks import finite, finite_tensor, interval, positive_int
 from nnbook.data import ThreeClassProblem
 from nnbook.devices import model_device
 from nnbook.models import from_logits
@@ -36,6 +36,8 @@ def find_roots(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     (empty when there is none). A sample exactly at zero counts once.
     """
     x, y = torch.as_tensor(x), torch.as_tensor(y)
+    finite_tensor("find_roots: x", x)
+    finite_tensor("find_roots: y", y)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(
             f"x and y must be 1-D of equal length, got {tuple(x.shape)} and {tuple(y.shape)}"
@@ -56,11 +58,11 @@ def posterior_section(problem: ThreeClassProblem, x1: float, steps: int = 301) -
     Returns a DataFrame with columns `x2`, `class` and `prob`: `steps` rows per class,
     x2 running from the bottom of the domain to its top.
     """
-    if not problem.x1_min <= x1 <= problem.x1_max:
+    if not problem.x1_min <= finite("x1", x1) <= problem.x1_max:
         raise ValueError(f"x1 must lie in {problem.xlim}, got {x1}")
     positive_int("steps", steps, minimum=2)
-    x2 = torch.linspace(problem.x2_min, problem.x2_max, steps, dtype=torch.float64)
-    points = torch.stack([torch.full_like(x2, x1), x2], dim=1)  # (steps, 2)
+    x2 = torch.linspace(problem.x2_min, problem.x2_max, steps)  # float32, as every helper's
+    points = torch.stack([torch.full_like(x2, x1), x2], dim=1).double()  # (steps, 2), exact
     wide = pd.DataFrame(problem.posterior(points).numpy())
     wide.insert(0, "x2", x2.numpy())
     return wide.melt(id_vars="x2", var_name="class", value_name="prob")
@@ -85,11 +87,12 @@ def cross_section(
     positive_int("steps", steps, minimum=2)
     ylim = interval("ylim", ylim)
     x2 = torch.linspace(ylim[0], ylim[1], steps)
-    points = torch.stack([torch.full_like(x2, float(x1)), x2], dim=1)  # (steps, 2)
+    points = torch.stack([torch.full_like(x2, finite("x1", x1)), x2], dim=1)  # (steps, 2)
     if isinstance(model, nn.Module):
         device = model_device(model, device)
+        dtype = next(model.parameters()).dtype  # float32 points are exact in float64
         with eval_mode(model):
-            probs = from_logits(model(points.to(device)), "proba").cpu()
+            probs = from_logits(model(points.to(device, dtype)), "proba").cpu()
         if probs.ndim == 1:  # one logit: P(class 1), so P(class 0) is its complement
             probs = torch.stack([1 - probs, probs], dim=1)
     elif callable(model):

@@ -18,6 +18,7 @@ from nnbook.models import from_logits
 from nnbook.preflight import (
     check_batch,
     check_loader,
+    check_loss,
     check_optimizer,
     check_scheduler,
     check_targets,
@@ -124,9 +125,12 @@ def logits_and_targets(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Ten
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite during `train`; `report` holds the records made so far."""
+    """The loss became NaN or infinite during training; `report` holds the records so far.
 
-    def __init__(self, message: str, report: TrainReport):
+    A `TrainReport` from `train`, a DataFrame of per-member rows from `train_batched`.
+    """
+
+    def __init__(self, message: str, report: TrainReport | pd.DataFrame):
         super().__init__(message)
         self.report = report
 
@@ -190,11 +194,7 @@ def _check_run(
     check_loader("train_loader", train_loader)
     for name, loader in (eval_loaders or {}).items():
         check_loader(f"eval_loaders[{name!r}]", loader)
-    if unreduced(loss_fn) is not None and loss_fn.reduction == "none":
-        raise ValueError(
-            "loss_fn has reduction='none', which gives no single loss to train on; "
-            "use 'mean' (the default) or 'sum'"
-        )
+    check_loss(loss_fn)
     check_optimizer(model, optimizer)
     check_scheduler(scheduler, optimizer, epochs, partial_schedule)
 
