@@ -69,11 +69,28 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def model_device(model: torch.nn.Module, device: str | torch.device | None = None) -> torch.device:
-    """The device to run `model` on: `device` if given (checked), else where its parameters are."""
-    if device is not None:
-        return resolve_device(device)
+    """The device to run `model` on: where its parameters are, which `device` (if given) must be.
+
+    A model on one device cannot compute on data moved to another, so a `device` other
+    than the parameters' is refused with the move to make.
+    """
     param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+    here = param.device if param is not None else torch.device("cpu")
+    if device is None:
+        return here
+    wanted = resolve_device(device)
+    if param is not None and not _same_device(wanted, here):
+        raise ValueError(
+            f"the model's parameters are on {here}, but device={str(device)!r} was asked for; "
+            f"move the model first (model.to({str(wanted)!r})) or leave device unset"
+        )
+    return wanted
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether `a` and `b` name one device (`cuda` and `cuda:0` do, when 0 is current)."""
+    index = lambda d: d.index if d.index is not None else (0 if d.type != "cpu" else None)  # noqa: E731
+    return a.type == b.type and index(a) == index(b)
 
 
 def synchronize(device: str | torch.device) -> None:
@@ -85,19 +102,24 @@ def synchronize(device: str | torch.device) -> None:
         torch.mps.synchronize()
 
 
-def set_seed(seed: int, deterministic: bool = False) -> None:
+def set_seed(seed: int, deterministic: bool | None = None) -> None:
     """Seed Python, NumPy and PyTorch (CPU and every GPU).
 
     With `deterministic=True`, also ask PyTorch for deterministic algorithms
-    (cuDNN included), which can be slower and raises on operations that have none.
+    (cuDNN included), which can be slower and raises on operations that have none;
+    `False` switches them off. The default, None, leaves those settings as they are.
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
+    if deterministic is not None and not isinstance(deterministic, bool):
+        raise TypeError(f"deterministic must be True, False or None, got {deterministic!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 -- readers' code may use the legacy global RNG
     torch.manual_seed(seed)  # also seeds every CUDA device
+    if deterministic is None:
+        return
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = False
     torch.use_deterministic_algorithms(deterministic)

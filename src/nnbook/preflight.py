@@ -125,6 +125,46 @@ def check_batch(where: str, X: torch.Tensor, param: torch.Tensor) -> None:
         raise ValueError(f"{where}: inputs hold NaN or infinite values (first at index {bad})")
 
 
+def dataset_tensors(loader: object) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The whole (X, y) behind a loader, when it can be had without iterating the loader.
+
+    A `TensorLoader` or a `DataLoader` over a `TensorDataset` of two tensors hold their
+    data; iterating them instead would draw from their shuffling generator.
+    """
+    tensors = getattr(loader, "tensors", None)  # TensorLoader
+    if tensors is None:
+        tensors = getattr(getattr(loader, "dataset", None), "tensors", None)  # TensorDataset
+    if isinstance(tensors, tuple) and len(tensors) == 2:
+        return tensors[0], tensors[1]
+    return None
+
+
+@torch.no_grad()
+def check_data(where: str, model: nn.Module, loader: object, loss_fn: nn.Module) -> bool:
+    """Check all of a loader's data against the model and loss, if it can be had up front.
+
+    Returns True when the data was checked; False for a loader whose data can only be
+    seen by iterating it (then each batch must be checked before it is used).
+    """
+    data = dataset_tensors(loader)
+    if data is None and isinstance(loader, list | tuple):
+        if not loader:
+            return False
+        data = torch.cat([b[0] for b in loader]), torch.cat([b[1] for b in loader])
+    if data is None:
+        return False
+    X, y = data
+    param = next(model.parameters())
+    check_batch(where, X, param)
+    was_training = model.training
+    try:
+        n_outputs = model.eval()(X[:1].to(param.device)).shape[1]
+    finally:
+        model.train(was_training)
+    check_targets(where, y, n_outputs, loss_fn)
+    return True
+
+
 def check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """Refuse an optimizer that does not hold every trainable parameter of `model`."""
     if not isinstance(optimizer, torch.optim.Optimizer):

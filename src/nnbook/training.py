@@ -17,6 +17,7 @@ from nnbook.losses import LossTotal, unreduced
 from nnbook.models import from_logits
 from nnbook.preflight import (
     check_batch,
+    check_data,
     check_loader,
     check_loss,
     check_optimizer,
@@ -199,16 +200,16 @@ def _check_run(
     check_scheduler(scheduler, optimizer, epochs, partial_schedule)
 
 
-def _train_epoch(model, train_loader, loss_fn, optimizer, device, epoch: int) -> None:
-    """One pass of forward, loss, backward and update; batches are checked in epoch 0."""
+def _train_epoch(model, train_loader, loss_fn, optimizer, device, check: bool) -> None:
+    """One pass of forward, loss, backward and update; with `check`, each batch is checked."""
     losses = []
     for i, (X, y) in enumerate(train_loader):
         X, y = X.to(device), y.to(device)
-        if epoch == 0:
+        if check:
             check_batch(f"train_loader, batch {i}", X, next(model.parameters()))
         outputs = model(X)  # forward
         logits, target = logits_and_targets(outputs, y)
-        if epoch == 0:
+        if check:
             check_targets(f"train_loader, batch {i}", y, outputs.shape[1], loss_fn)
         loss = loss_fn(logits, target)  # loss
         optimizer.zero_grad()  # clear the previous batch's gradients
@@ -216,12 +217,12 @@ def _train_epoch(model, train_loader, loss_fn, optimizer, device, epoch: int) ->
         optimizer.step()  # update
         losses.append(loss.detach())
     if not losses:
-        raise ValueError(f"train_loader yielded no batch in epoch {epoch}")
+        raise ValueError("train_loader yielded no batch in this epoch")
     finite = torch.isfinite(torch.stack(losses))
     if not finite.all():
         batch = int((~finite).nonzero()[0, 0])
         raise FloatingPointError(
-            f"the loss became {losses[batch].item()} at epoch {epoch}, batch {batch}; "
+            f"the loss became {losses[batch].item()} at batch {batch}; "
             "the learning rate may be too high, or the data hold extreme values"
         )
 
@@ -275,14 +276,19 @@ def train(
         eval_loaders = {"train": train_loader}
     report = TrainReport() if report is None else report
     checked = False
+    # The data of a tensor loader is checked whole now; any other loader's batches are
+    # checked one by one in the first epoch, each before its step.
+    unchecked = -1 if check_data("train_loader", model, train_loader, loss_fn) else 0
     with train_mode(model):
         for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
             lr = optimizer.param_groups[0]["lr"]
             model.train()
             try:
-                _train_epoch(model, train_loader, loss_fn, optimizer, device, epoch)
+                _train_epoch(model, train_loader, loss_fn, optimizer, device, epoch == unchecked)
             except FloatingPointError as err:
-                raise NonFiniteLossError(str(err), report) from None
+                raise NonFiniteLossError(f"epoch {epoch}: {err}", report) from None
+            except ValueError as err:
+                raise ValueError(f"epoch {epoch}: {err}") from err
             if scheduler is not None:
                 scheduler.step()
             if epoch % record_every == 0 or epoch == epochs - 1:
