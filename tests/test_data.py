@@ -178,3 +178,56 @@ def test_wrong_side_fractions_average_to_the_centerline_error():
     assert shares.mean().item() == pytest.approx(error, abs=2e-3)
     with pytest.raises(ValueError, match="repeats must be a positive int"):
         wrong_side_fractions(problem, 10, 0)
+
+
+# --- bad inputs: the problem's parameters and points (issue: no silent wrong results) -------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"n_classes": 4}, ValueError, "exactly 3 classes"),
+        ({"n_classes": 2}, ValueError, "exactly 3 classes"),
+        ({"x1_max": float("inf")}, ValueError, "x1_max must be finite"),
+        ({"x2_min": float("nan")}, ValueError, "x2_min must be finite"),
+        ({"boundary_std": float("inf")}, ValueError, "boundary_std must be finite"),
+        ({"boundary_std": 0.0}, ValueError, "boundary_std must be positive"),
+        ({"x1_min": "0"}, TypeError, "x1_min must be a real number"),
+    ],
+)
+def test_problem_refuses_parameters_it_does_not_honour(kwargs, error, message):
+    from nnbook.data import ThreeClassProblem
+
+    with pytest.raises(error, match=message):
+        ThreeClassProblem(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "method", ["posterior", "bayes_predict", "centerline_predict", "class_probabilities"]
+)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_point_is_refused_not_classified(method, bad):
+    """A NaN point must not come out as class 0: every method of the problem refuses it."""
+    from nnbook.data import ThreeClassProblem
+
+    X = torch.tensor([[1.0, 2.0], [3.0, bad]])
+    with pytest.raises(
+        ValueError, match=r"X holds NaN or infinite values \(first at index \[1, 1\]\)"
+    ):
+        getattr(ThreeClassProblem(), method)(X)
+
+
+@pytest.mark.parametrize(
+    ("std", "error", "message"),
+    [
+        (0.0, ValueError, "std must be positive, got 0.0"),
+        (-1.0, ValueError, "std must be positive"),
+        (float("nan"), ValueError, "std must be finite"),
+        ("1", TypeError, "std must be a real number"),
+    ],
+)
+def test_normal_cdf_refuses_a_bad_std(std, error, message):
+    from nnbook.data import normal_cdf
+
+    with pytest.raises(error, match=message):
+        normal_cdf(torch.zeros(3), std)

@@ -109,3 +109,24 @@ def test_describe_arithmetic_names_what_decides_the_last_bits():
     assert info["threads"] == torch.get_num_threads()
     assert info["torch"] == torch.__version__
     assert isinstance(info["cpu"], str) and info["cpu"]
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_set_seed_leaves_determinism_alone_unless_asked(setting):
+    """The default keeps the caller's choice of deterministic algorithms."""
+    from nnbook.devices import set_seed
+
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.use_deterministic_algorithms(setting)
+        set_seed(0)
+        assert torch.are_deterministic_algorithms_enabled() is setting
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def test_set_seed_refuses_a_bad_deterministic():
+    from nnbook.devices import set_seed
+
+    with pytest.raises(TypeError, match="deterministic must be True, False or None"):
+        set_seed(0, deterministic="yes")

@@ -169,3 +169,49 @@ def test_near_tie_differences_counts_ties_and_refuses_real_differences():
         near_tie_differences(model, snaps, grid, wrong, *limits)
     with pytest.raises(ValueError, match="one shape"):
         near_tie_differences(model, snaps, grid, grid[0], *limits)
+
+
+# --- bad inputs and the one points dtype ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("xlim", "message"),
+    [
+        ((0.0, float("inf")), "xlim must be finite"),
+        ((float("nan"), 1.0), "xlim must be finite"),
+        ((1.0, 1.0), "xlim must have positive extent"),
+    ],
+)
+def test_model_grid_refuses_non_finite_or_empty_limits(xlim, message):
+    from nnbook.grids import model_grid
+    from nnbook.models import MLP
+
+    with pytest.raises(ValueError, match=message):
+        model_grid(MLP(2, 4, 3), xlim, (0.0, 1.0), steps=5)
+
+
+def test_model_grid_gives_sigmoid_probabilities_for_one_logit():
+    """One logit: P(class 1) by the sigmoid, not the softmax of a single logit (always 1)."""
+    from nnbook.grids import model_grid
+    from nnbook.models import MLP
+
+    torch.manual_seed(0)
+    model = MLP(2, 4, 1)
+    grid = model_grid(model, (0.0, 1.0), (0.0, 1.0), steps=6, output="proba")
+    logits = model_grid(model, (0.0, 1.0), (0.0, 1.0), steps=6, output="logits").values
+    torch.testing.assert_close(grid.values, torch.sigmoid(logits[..., 0]))
+    assert not torch.all(grid.values == 1)
+
+
+def test_grid_helpers_hand_float32_points_to_a_float64_model():
+    """One points dtype (float32); a float64 model gets them exactly, in its own dtype."""
+    from nnbook.grids import grid_points, model_grid
+    from nnbook.models import MLP
+
+    torch.manual_seed(1)
+    model = MLP(2, 4, 3)
+    as_float = model_grid(model, (0.0, 2.0), (0.0, 1.0), steps=7, output="logits").values
+    as_double = model_grid(model.double(), (0.0, 2.0), (0.0, 1.0), steps=7, output="logits").values
+    assert grid_points((0.0, 2.0), (0.0, 1.0), 7)[2].dtype == torch.float32
+    assert as_double.dtype == torch.float64
+    torch.testing.assert_close(as_double.float(), as_float, rtol=1e-5, atol=1e-6)

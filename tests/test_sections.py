@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nnbook.data import ThreeClassProblem
-from nnbook.sections import find_roots, posterior_section
+from nnbook.sections import cross_section, find_roots, posterior_section
 
 
 def test_find_roots_linear_interpolation():
@@ -41,3 +41,46 @@ def test_posterior_section_long_format():
     assert at_line.item() == pytest.approx(0.5)
     with pytest.raises(ValueError, match="x1 must lie"):
         posterior_section(problem, 20.0)
+
+
+# --- bad inputs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda m, p: cross_section(m, float("nan"), (0.0, 9.0)), ValueError, "x1 must be finite"),
+        (
+            lambda m, p: cross_section(m, 3.0, (0.0, float("inf"))),
+            ValueError,
+            "ylim must be finite",
+        ),
+        (lambda m, p: cross_section(m, "3", (0.0, 9.0)), TypeError, "x1 must be a real number"),
+        (lambda m, p: posterior_section(p, float("nan")), ValueError, "x1 must be finite"),
+        (lambda m, p: posterior_section(p, 20.0), ValueError, r"x1 must lie in \(0.0, 16.0\)"),
+        (
+            lambda m, p: find_roots(torch.arange(3.0), torch.tensor([1.0, float("nan"), -1.0])),
+            ValueError,
+            "find_roots: y holds NaN or infinite values",
+        ),
+    ],
+)
+def test_section_helpers_refuse_non_finite_inputs(call, error, message):
+    from nnbook.data import ThreeClassProblem
+    from nnbook.models import MLP
+
+    with pytest.raises(error, match=message):
+        call(MLP(2, 4, 3), ThreeClassProblem())
+
+
+def test_cross_section_of_a_one_logit_model_uses_the_sigmoid():
+    from nnbook.models import MLP
+
+    torch.manual_seed(0)
+    model = MLP(2, 4, 1)
+    section = cross_section(model, 1.0, (0.0, 1.0), steps=5)
+    p1 = section[section["class"] == 1]["prob"].to_numpy()
+    x2 = torch.linspace(0.0, 1.0, 5)
+    with torch.no_grad():
+        want = torch.sigmoid(model(torch.stack([torch.full_like(x2, 1.0), x2], 1))[:, 0])
+    assert p1 == pytest.approx(want.double().numpy(), rel=1e-6)
