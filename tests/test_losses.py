@@ -1,4 +1,4 @@
-"""Tests for nnbook.losses: evaluate equals the loss over the whole set at once, any batch size."""
+"""Tests for nnbook._losses: evaluate equals the loss over the whole set at once, any batch size."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ from torch import nn
 
 from nnbook.batched import evaluate_batched
 from nnbook.data import TensorLoader
-from nnbook.losses import LossTotal, unreduced
+from nnbook._losses import LossTotal, unreduced
 from nnbook.models import MLP, BatchedMLP
 from nnbook.training import evaluate
 

@@ -1,4 +1,4 @@
-"""Tests for nnbook.preflight through train, evaluate, train_batched and evaluate_batched.
+"""Tests for nnbook._preflight through train, evaluate, train_batched and evaluate_batched.
 
 Each bad input is one a learner may plausibly make. Every case checks the type of the
 error and that its message names the problem, and that it comes before any step.
@@ -13,7 +13,7 @@ from torch import nn
 from nnbook.batched import evaluate_batched, train_batched
 from nnbook.data import TensorLoader
 from nnbook.models import MLP, BatchedMLP
-from nnbook.preflight import check_loader, check_optimizer, check_scheduler, check_targets
+from nnbook._preflight import check_loader, check_optimizer, check_scheduler, check_targets
 from nnbook.training import NonFiniteLossError, TrainReport, evaluate, train
 
 

@@ -36,10 +36,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nnbook._checks import positive_int
+from nnbook._losses import sample_weights, unreduced
+from nnbook._preflight import check_batch, check_loss, check_scheduler, check_targets
 from nnbook.data import TensorLoader
-from nnbook.losses import sample_weights, unreduced
 from nnbook.models import MLP, BatchedMLP, from_logits
-from nnbook.preflight import check_batch, check_loss, check_scheduler, check_targets
 from nnbook.training import NonFiniteLossError, eval_mode, logits_and_targets, train_mode
 
 __all__ = ["evaluate_batched", "expected_accuracies", "train_batched"]

@@ -43,8 +43,6 @@ T = TypeVar("T")
 __all__ = [
     "compare_grids",
     "compare_training",
-    "floor_inputs",
-    "grid_floor",
     "loader_copy_cost",
     "pivot_class_grid",
     "thread_effect",

@@ -16,7 +16,6 @@ __all__ = [
     "ThreeClassProblem",
     "XORDataset",
     "make_xor",
-    "normal_cdf",
     "wrong_side_fractions",
 ]
 

@@ -14,7 +14,6 @@ __all__ = [
     "describe_arithmetic",
     "describe_hardware",
     "get_device",
-    "model_device",
     "resolve_device",
     "set_seed",
     "synchronize",

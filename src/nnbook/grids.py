@@ -22,14 +22,12 @@ from nnbook.training import eval_mode
 
 __all__ = [
     "Grid",
-    "grid_points",
     "mlp_class_grids",
     "model_grid",
     "near_tie_differences",
     "posterior_grid",
     "rule_grid",
     "snapshot_grids",
-    "stack_snapshots",
 ]
 
 

@@ -26,7 +26,9 @@ from nnbook.data import ThreeClassProblem
 from nnbook.devices import describe_arithmetic
 from nnbook.recipe import Recipe
 
-__all__ = ["OPTIMIZERS", "candidate_paths", "compare", "train_on_this_path"]
+__all__ = [
+    "compare",
+]
 
 # The recipe's own SGD, and two ways of training that are not chaotic: a five times
 # smaller SGD step, and Adam, whose step size does not grow with the gradient.

@@ -20,7 +20,6 @@ from nnbook.recipe import Recipe
 from nnbook.training import snapshot, train
 
 __all__ = [
-    "LoopRun",
     "SourceRun",
     "source_run",
     "source_snapshots",

@@ -13,7 +13,11 @@ from typing import cast
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLP", "OUTPUTS", "BatchedMLP", "from_logits"]
+__all__ = [
+    "MLP",
+    "BatchedMLP",
+    "from_logits",
+]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,

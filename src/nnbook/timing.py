@@ -21,7 +21,12 @@ from torch.utils import benchmark
 from nnbook._checks import positive_int
 from nnbook.devices import resolve_device, synchronize
 
-__all__ = ["Timing", "matmul_sweep", "naive_seconds", "num_threads", "time_callable"]
+__all__ = [
+    "matmul_sweep",
+    "naive_seconds",
+    "num_threads",
+    "time_callable",
+]
 
 
 @dataclass(frozen=True)

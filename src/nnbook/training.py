@@ -12,10 +12,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nnbook._checks import positive_int
-from nnbook.devices import model_device
-from nnbook.losses import LossTotal, unreduced
-from nnbook.models import from_logits
-from nnbook.preflight import (
+from nnbook._losses import LossTotal, unreduced
+from nnbook._preflight import (
     check_batch,
     check_data,
     check_loader,
@@ -24,11 +22,12 @@ from nnbook.preflight import (
     check_scheduler,
     check_targets,
 )
+from nnbook.devices import model_device
+from nnbook.models import from_logits
 
 __all__ = [
     "NonFiniteLossError",
     "TrainReport",
-    "eval_mode",
     "evaluate",
     "snapshot",
     "train",
@@ -189,7 +188,7 @@ def _check_run(
     eval_loaders,
     partial_schedule,
 ) -> None:
-    """Every check `train` makes before its first step (see `nnbook.preflight`)."""
+    """Every check `train` makes before its first step (see `nnbook._preflight`)."""
     positive_int("epochs", epochs)
     positive_int("record_every", record_every)
     check_loader("train_loader", train_loader)
@@ -252,7 +251,7 @@ def train(
     weights are recorded. Batches are moved to `device` (default: the model's).
     A schedule with a fixed length must end with the run; pass `partial_schedule=True`
     to run only part of it on purpose. The parts of the run are checked before the
-    first step (`nnbook.preflight`), and each batch of the first epoch before its step.
+    first step (`nnbook._preflight`), and each batch of the first epoch before its step.
 
     Records are appended to `report` (a new `TrainReport` if None), so a caller who
     passes one keeps what was recorded when the run stops early (an error, or

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
-from nnbook.losses import unreduced
+from nnbook._losses import unreduced
 
 __all__ = [
     "check_batch",
