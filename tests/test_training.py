@@ -283,7 +283,9 @@ def test_schedule_of_another_length_is_refused_unless_partial():
             "epochs": epochs,
             "scheduler": scheduler,
         }
-        with pytest.raises(ValueError, match=rf"total_iters={total}\) has {total} of its {total} steps left"):
+        with pytest.raises(
+            ValueError, match=rf"total_iters={total}\) has {total} of its {total} steps left"
+        ):
             train(model, batches, **kwargs)
         report = train(model, batches, partial_schedule=True, **kwargs)
         assert report.epochs[-1] == epochs - 1
