@@ -218,7 +218,7 @@ def test_an_eval_loader_that_is_an_iterator_is_refused():
 
 def test_an_epoch_without_batches_is_refused():
     model, _, _, kwargs = setup()
-    with pytest.raises(ValueError, match="epoch 0: train_loader yielded no batch"):
+    with pytest.raises(ValueError, match="train_loader yielded no batch in this epoch"):
         train(model, [], **kwargs)
 
 

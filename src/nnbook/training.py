@@ -177,30 +177,28 @@ def _evaluate(model, loader, loss_fn, device, check: bool) -> dict[str, float]:
     return {"loss": total.mean, "accuracy": correct.item() / total.count}
 
 
-def _check_run(
-    model,
-    train_loader,
-    loss_fn,
-    optimizer,
-    scheduler,
-    epochs,
-    record_every,
-    eval_loaders,
-    partial_schedule,
-) -> None:
-    """Every check `train` makes before its first step (see `nnbook._preflight`)."""
+def _check_run(model, train_loader, loss_fn, optimizer, scheduler, epochs, **options) -> bool:
+    """Every check `train` makes before its first step (see `nnbook._preflight`).
+
+    Returns whether the training data still has to be checked batch by batch in the
+    first epoch (a loader whose data cannot be had whole without iterating it).
+    """
     positive_int("epochs", epochs)
-    positive_int("record_every", record_every)
+    positive_int("record_every", options["record_every"])
     check_loader("train_loader", train_loader)
-    for name, loader in (eval_loaders or {}).items():
+    for name, loader in (options["eval_loaders"] or {}).items():
         check_loader(f"eval_loaders[{name!r}]", loader)
     check_loss(loss_fn)
     check_optimizer(model, optimizer)
-    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
+    check_scheduler(scheduler, optimizer, epochs, options["partial_schedule"])
+    return not check_data("train_loader", model, train_loader, loss_fn)
 
 
-def _train_epoch(model, train_loader, loss_fn, optimizer, device, check: bool) -> None:
-    """One pass of forward, loss, backward and update; with `check`, each batch is checked."""
+def _train_epoch(model, train_loader, loss_fn, optimizer, device, check: bool) -> torch.Tensor:
+    """One pass of forward, loss, backward and update; the loss of every batch.
+
+    With `check`, each batch is checked before its step.
+    """
     losses = []
     for i, (X, y) in enumerate(train_loader):
         X, y = X.to(device), y.to(device)
@@ -217,13 +215,29 @@ def _train_epoch(model, train_loader, loss_fn, optimizer, device, check: bool) -
         losses.append(loss.detach())
     if not losses:
         raise ValueError("train_loader yielded no batch in this epoch")
-    finite = torch.isfinite(torch.stack(losses))
+    return torch.stack(losses)
+
+
+def _check_finite(losses: torch.Tensor, epoch: int, report: TrainReport) -> None:
+    """Stop the run if a batch's loss became NaN or infinite, keeping the records so far."""
+    finite = torch.isfinite(losses)
     if not finite.all():
         batch = int((~finite).nonzero()[0, 0])
-        raise FloatingPointError(
-            f"the loss became {losses[batch].item()} at batch {batch}; "
-            "the learning rate may be too high, or the data hold extreme values"
+        raise NonFiniteLossError(
+            f"epoch {epoch}: the loss became {losses[batch].item()} at batch {batch}; "
+            "the learning rate may be too high, or the data hold extreme values",
+            report,
         )
+
+
+def _record(model, eval_loaders, loss_fn, device, epoch: int, lr: float) -> dict[str, float]:
+    """The epoch, its learning rate, and the loss and accuracy on every evaluation loader."""
+    record: dict[str, float] = {"epoch": epoch, "lr": lr}
+    for name, loader in eval_loaders.items():
+        metrics = _evaluate(model, loader, loss_fn, device, check=epoch == 0)
+        record[f"{name}_loss"] = metrics["loss"]
+        record[f"{name}_accuracy"] = metrics["accuracy"]
+    return record
 
 
 def train(
@@ -259,45 +273,31 @@ def train(
     `NonFiniteLossError` naming the epoch and batch; its `report` holds the records.
     The model is left in the mode (train or eval) it had, also after an error.
     """
-    _check_run(
+    check_batches = _check_run(
         model,
         train_loader,
         loss_fn,
         optimizer,
         scheduler,
         epochs,
-        record_every,
-        eval_loaders,
-        partial_schedule,
+        record_every=record_every,
+        eval_loaders=eval_loaders,
+        partial_schedule=partial_schedule,
     )
     device = model_device(model, device)
-    if eval_loaders is None:
-        eval_loaders = {"train": train_loader}
+    eval_loaders = {"train": train_loader} if eval_loaders is None else eval_loaders
     report = TrainReport() if report is None else report
-    checked = False
-    # The data of a tensor loader is checked whole now; any other loader's batches are
-    # checked one by one in the first epoch, each before its step.
-    unchecked = -1 if check_data("train_loader", model, train_loader, loss_fn) else 0
-    with train_mode(model):
+    with train_mode(model):  # the model's mode is restored at the end, also after an error
         for epoch in tqdm(range(epochs), disable=not progress, desc="epochs"):
             lr = optimizer.param_groups[0]["lr"]
             model.train()
-            try:
-                _train_epoch(model, train_loader, loss_fn, optimizer, device, epoch == unchecked)
-            except FloatingPointError as err:
-                raise NonFiniteLossError(f"epoch {epoch}: {err}", report) from None
-            except ValueError as err:
-                raise ValueError(f"epoch {epoch}: {err}") from err
+            check = check_batches and epoch == 0
+            losses = _train_epoch(model, train_loader, loss_fn, optimizer, device, check)
+            _check_finite(losses, epoch, report)
             if scheduler is not None:
                 scheduler.step()
             if epoch % record_every == 0 or epoch == epochs - 1:
-                record: dict[str, float] = {"epoch": epoch, "lr": lr}
-                for name, loader in eval_loaders.items():
-                    metrics = _evaluate(model, loader, loss_fn, device, check=not checked)
-                    record[f"{name}_loss"] = metrics["loss"]
-                    record[f"{name}_accuracy"] = metrics["accuracy"]
-                report.records.append(record)
-                checked = True  # the loaders' batches do not change from record to record
+                report.records.append(_record(model, eval_loaders, loss_fn, device, epoch, lr))
                 if keep_snapshots:
                     report.snapshots.append(snapshot(model))
     return report
