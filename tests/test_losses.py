@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from nnbook._losses import LossTotal, unreduced
 from nnbook.batched import evaluate_batched
 from nnbook.data import TensorLoader
-from nnbook._losses import LossTotal, unreduced
 from nnbook.models import MLP, BatchedMLP
 from nnbook.training import evaluate
 

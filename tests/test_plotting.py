@@ -1,15 +1,23 @@
 """Tests for nnbook.plotting: helpers draw into the given Axes and return it."""
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from nnbook.data import ThreeClassProblem
 from nnbook.grids import Grid
 from nnbook.plotting import (
     CLASS_COLORS,
+    CSS_PX_PER_INCH,
+    DPI,
+    FIGSIZE,
+    MIN_FONT_PT,
+    figure_png,
     new_axes,
     plot_binary_regions,
     plot_centerlines,
@@ -73,11 +81,25 @@ def test_plot_matmul_draws_one_line_per_device():
     assert len(ax.lines) == 2 and ax.get_xscale() == "log"
 
 
-def test_book_style_sets_fixed_figure_size():
-    """The book style fixes figure size and DPI so every PNG has the same shape."""
+def test_book_style_sets_column_sized_figures_and_fonts():
+    """The book style fixes figure size and DPI, and no axis font is below MIN_FONT_PT."""
     use_book_style()
-    assert tuple(plt.rcParams["figure.figsize"]) == (8.0, 4.5)
-    assert plt.rcParams["figure.dpi"] == 100
+    assert tuple(plt.rcParams["figure.figsize"]) == FIGSIZE
+    assert plt.rcParams["figure.dpi"] == DPI >= 144
+    for key in ["font.size", "xtick.labelsize", "ytick.labelsize", "legend.fontsize"]:
+        assert plt.rcParams[key] >= MIN_FONT_PT >= 12, key
+
+
+def test_figure_png_is_rgb_with_its_display_width():
+    """figure_png writes an RGB PNG at DPI and the CSS width that shows its fonts at 16 px."""
+    use_book_style()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    data, metadata = figure_png(fig)
+    plt.close(fig)
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "RGB"
+    assert metadata["width"] == round(image.width * CSS_PX_PER_INCH / DPI)
 
 
 def test_plot_centerlines_draws_the_lower_line_only_between_its_crossings():
@@ -134,3 +156,28 @@ def test_class_cmap_has_one_book_colour_per_class():
     assert cmap.N == 3
     for k in range(3):
         np.testing.assert_allclose(cmap(k)[:3], plt.matplotlib.colors.to_rgb(CLASS_COLORS[k]))
+
+
+# --- bad inputs ---------------------------------------------------------------------------------
+
+
+def test_plot_class_boundaries_refuses_a_probability_grid():
+    """Probabilities are not class labels: thousands of contours would be drawn."""
+    x, y = torch.linspace(0, 1, 5), torch.linspace(0, 1, 4)
+    probs = Grid(x, y, torch.rand(4, 5))
+    with pytest.raises(ValueError, match="needs integer class labels"):
+        plot_class_boundaries(probs)
+
+
+def test_scatter_classes_gives_distinct_colours_up_to_its_limit():
+    """Every class gets its own colour; more classes than colours are refused."""
+    from nnbook.plotting import MAX_CLASSES
+
+    _, ax = plt.subplots()
+    n = MAX_CLASSES
+    X = torch.rand(n, 2)
+    scatter_classes(X, torch.arange(n), ax=ax)
+    colours = {tuple(c.get_facecolor()[0]) for c in ax.collections}
+    assert len(colours) == n
+    with pytest.raises(ValueError, match=f"at most {n} classes"):
+        scatter_classes(torch.rand(n + 1, 2), torch.arange(n + 1))

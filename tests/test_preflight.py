@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from nnbook._preflight import check_loader, check_optimizer, check_scheduler, check_targets
 from nnbook.batched import evaluate_batched, train_batched
 from nnbook.data import TensorLoader
 from nnbook.models import MLP, BatchedMLP
-from nnbook._preflight import check_loader, check_optimizer, check_scheduler, check_targets
 from nnbook.training import NonFiniteLossError, TrainReport, evaluate, train
 
 

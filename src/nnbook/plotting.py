@@ -6,6 +6,7 @@ Axes, never calls `plt.show()` and never runs a model.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -19,6 +20,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from PIL import Image
 
 from nnbook.data import ThreeClassProblem
 from nnbook.grids import Grid
@@ -26,10 +28,15 @@ from nnbook.grids import Grid
 __all__ = [
     "CLASS_COLORS",
     "CLASS_MARKERS",
+    "CSS_PX_PER_INCH",
+    "DPI",
     "FIGSIZE",
+    "FIGSIZE_WIDE",
+    "MIN_FONT_PT",
     "PALETTE",
     "animate_boundaries",
     "class_cmap",
+    "figure_png",
     "new_axes",
     "plot_binary_regions",
     "plot_boundary_evolution",
@@ -53,28 +60,82 @@ PALETTE: dict[str, str] = {
     "model": "#2c7bb6",
     "accent": "#fdae61",
 }
-FIGSIZE: tuple[float, float] = (8.0, 4.5)  # 16:9
-DPI = 100
+# Figures are drawn for the page's text column. A single panel is FIGSIZE, small enough (at
+# most 4.7 in with its labels) to fit a phone's column with its smallest font at 12 px or
+# more; two panels side by side (never more per row) are FIGSIZE_WIDE, at most 7 in. The PNGs
+# are rendered at DPI and shown at CSS_PX_PER_INCH (their width in the output's metadata), so
+# DPI / 96 device pixels per CSS pixel: sharp on HiDPI screens. A font of s pt then shows at
+# s * 96 / 72 CSS px on a wide page: MIN_FONT_PT = 12 pt, the smallest font on any axis (tick
+# labels, legend), shows at 16 px, the body text's size. A browser reads the displayed size
+# of that font as MIN_FONT_PT * DPI / 72 * clientWidth / naturalWidth of the image.
+FIGSIZE: tuple[float, float] = (4.5, 3.3)
+FIGSIZE_WIDE: tuple[float, float] = (7.0, 3.2)
+DPI = 144
+CSS_PX_PER_INCH = 96
+MIN_FONT_PT = 12.0
 
 
 def use_book_style() -> None:
-    """Apply the book's matplotlib style (PNG output, fixed size and DPI, light grid)."""
+    """Apply the book's matplotlib style: column-sized figures, large fonts, HiDPI RGB PNGs.
+
+    Under IPython it also registers the PNG formatter of `figure_png`, so every figure a cell
+    shows is an RGB PNG at DPI with the width (in CSS px) it is meant to be shown at.
+    """
+    _register_png_formatter()  # first: loading the inline backend applies its own rcParams
     mpl.rcParams.update(
         {
             "figure.figsize": FIGSIZE,
             "figure.dpi": DPI,
             "savefig.dpi": DPI,
+            "figure.facecolor": "white",
+            "savefig.facecolor": "white",
+            "font.size": MIN_FONT_PT,
+            "axes.titlesize": MIN_FONT_PT + 1,
+            "axes.labelsize": MIN_FONT_PT + 1,
+            "xtick.labelsize": MIN_FONT_PT,
+            "ytick.labelsize": MIN_FONT_PT,
+            "legend.fontsize": MIN_FONT_PT,
+            "legend.title_fontsize": MIN_FONT_PT,
+            "figure.titlesize": MIN_FONT_PT + 2,
             "axes.spines.top": False,
             "axes.spines.right": False,
             "axes.grid": True,
             "grid.alpha": 0.3,
-            "axes.titlesize": 12,
-            "axes.labelsize": 11,
             "legend.frameon": False,
             "image.cmap": "RdBu_r",
             "axes.prop_cycle": cycler(color=[PALETTE["train"], PALETTE["eval"], *CLASS_COLORS]),
         }
     )
+
+
+def figure_png(fig: Figure) -> tuple[bytes, dict[str, int]]:
+    """`fig` as RGB PNG bytes (flattened onto white) and its display width in CSS px."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    image = Image.open(io.BytesIO(buffer.getvalue()))
+    rgb = Image.new("RGB", image.size, "white")
+    rgb.paste(image, mask=image.getchannel("A") if image.mode == "RGBA" else None)
+    out = io.BytesIO()
+    rgb.save(out, format="PNG", optimize=True)
+    return out.getvalue(), {"width": round(image.width * CSS_PX_PER_INCH / DPI)}
+
+
+def _register_png_formatter() -> None:
+    """Show matplotlib figures through `figure_png` when running under IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing displays figures
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    # Loading the backend now lets the inline backend register its own formatter first, so
+    # that it cannot replace this one when the first figure is drawn.
+    plt.switch_backend(mpl.get_backend())
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].for_type(Figure, figure_png)
+    for mime in ("image/svg+xml", "image/jpeg", "application/pdf"):
+        formatters[mime].pop(Figure, None)
 
 
 def new_axes(ax: Axes | None = None, figsize: tuple[float, float] | None = None) -> Axes:
@@ -89,6 +150,16 @@ def _to_numpy(a) -> np.ndarray:
     if isinstance(a, torch.Tensor):
         return a.detach().cpu().numpy()
     return np.asarray(a)
+
+
+# The book's colours first, then matplotlib's qualitative tab10 for further classes.
+MAX_CLASSES = 10
+
+
+def _class_colors() -> list:
+    tab10 = mpl.colormaps["tab10"].colors  # type: ignore[attr-defined]  # a ListedColormap
+    extra = [c for c in tab10 if mpl.colors.to_hex(c) not in CLASS_COLORS]
+    return [*CLASS_COLORS, *extra][:MAX_CLASSES]
 
 
 def class_cmap(n_classes: int) -> ListedColormap:
@@ -112,13 +183,20 @@ def scatter_classes(
         "linewidth": 0.4,
         "alpha": 0.9,
     } | kwargs
-    for c in np.unique(y):
+    classes = np.unique(y)
+    if len(classes) and (classes.min() < 0 or classes.max() >= MAX_CLASSES):
+        raise ValueError(
+            f"scatter_classes draws at most {MAX_CLASSES} classes (labels 0 to "
+            f"{MAX_CLASSES - 1}), each in its own colour; got labels {classes.min()} to "
+            f"{classes.max()}"
+        )
+    for c in classes:
         name = labels[int(c)] if labels is not None else f"class {int(c)}"
         mask = y == c
         ax.scatter(
             X[mask, 0],
             X[mask, 1],
-            color=CLASS_COLORS[int(c) % len(CLASS_COLORS)],
+            color=_class_colors()[int(c)],
             marker=CLASS_MARKERS[int(c) % len(CLASS_MARKERS)],
             label=name,
             **style,
@@ -195,6 +273,11 @@ def plot_class_boundaries(grid: Grid, ax: Axes | None = None, **kwargs) -> Axes:
     values = _to_numpy(grid.values)
     if values.ndim != 2:
         raise ValueError(f"plot_class_boundaries needs (ny, nx) class labels, got {values.shape}")
+    if not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(
+            f"plot_class_boundaries needs integer class labels, got {values.dtype} values "
+            "(probabilities?); pass model_grid(..., output='class')"
+        )
     x, y = _to_numpy(grid.x), _to_numpy(grid.y)
     style: dict[str, Any] = {"colors": PALETTE["bayes"], "linewidths": 2.0} | kwargs
     for c in np.unique(values):
