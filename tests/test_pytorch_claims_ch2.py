@@ -201,3 +201,43 @@ def test_a_layer_in_a_plain_list_is_silently_left_out():
     model.to(torch.float64)  # .to() converts (and moves) registered parameters only
     assert model.first.weight.dtype == torch.float64
     assert listed.weight.dtype == torch.float32
+
+
+# --- "When things go wrong": what plain PyTorch does with three wiring mistakes ---------------
+
+
+def test_plain_bce_trains_on_a_label_of_2_without_complaint():
+    """BCEWithLogitsLoss takes a target of 2 and returns a finite loss and gradients."""
+    import torch
+    from torch import nn
+
+    logits = torch.zeros(3, requires_grad=True)
+    loss = nn.BCEWithLogitsLoss()(logits, torch.tensor([0.0, 1.0, 2.0]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+def test_an_optimizer_of_other_parameters_never_changes_the_model():
+    """step() updates only the tensors the optimizer holds; the model's stay as they were."""
+    import copy
+
+    import torch
+    from torch import nn
+
+    old = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(old.parameters(), lr=0.1)
+    new = copy.deepcopy(old)
+    before = [p.detach().clone() for p in new.parameters()]
+    new(torch.randn(4, 2)).sum().backward()
+    optimizer.step()  # no error
+    assert all(torch.equal(a, b) for a, b in zip(before, new.parameters(), strict=True))
+
+
+def test_a_generator_of_batches_is_empty_after_one_pass():
+    """A generator expression yields its batches once; a second loop over it does nothing."""
+    import torch
+
+    X = torch.randn(10, 2)
+    batches = (X[i : i + 5] for i in range(0, 10, 5))
+    assert len(list(batches)) == 2
+    assert len(list(batches)) == 0

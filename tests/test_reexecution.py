@@ -227,3 +227,24 @@ def test_outputs_are_clean(path):
                 context = text[max(0, match.start() - 40) : match.end() + 40]
                 problems.append(f"code cell {number}: machine path {context!r}")
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_hidden_cells_start_collapsed_in_jupyterlab(path):
+    """A cell the book hides behind a toggle (hide-cell, a solution) is collapsed in JupyterLab.
+
+    JupyterLab ignores the tag; it reads `jupyter.source_hidden` and `jupyter.outputs_hidden`.
+    """
+    open_cells = []
+    for number, cell in enumerate(read(path)["cells"], start=1):
+        if "hide-cell" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        jupyter = cell["metadata"].get("jupyter", {})
+        keys = (
+            ["source_hidden", "outputs_hidden"]
+            if cell["cell_type"] == "code"
+            else ["source_hidden"]
+        )
+        if not all(jupyter.get(key) is True for key in keys):
+            open_cells.append(f"cell {number}: {source(cell)[:60]!r} has jupyter={jupyter}")
+    assert not open_cells, f"{path.name}: hide-cell cells not collapsed:\n" + "\n".join(open_cells)

@@ -1,6 +1,10 @@
 """Re-execute notebooks in place with nbclient and print the seconds each one took.
 
 usage: python tools/execute_notebooks.py notebooks/*.ipynb [--json PATH] [--no-write]
+
+The stored notebooks carry no volatile metadata: execution timestamps (nbclient's and
+JupyterLab's `execution`, the ExecuteTime extension's), widget state and signatures are
+removed before writing, so re-running an unchanged notebook leaves its file unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +17,22 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+# Cell metadata that changes on every run: timestamps of the execution (JupyterLab with
+# "record timing" on, nbclient with record_timing, the jupyterlab-execute-time extension).
+VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
+# Notebook metadata that changes on every run: widget models (random ids) and the signature
+# of the notebook's trust (a hash of its outputs, machine-specific).
+VOLATILE_NOTEBOOK_METADATA = ("widgets", "signature")
+
+
+def strip_volatile_metadata(nb) -> None:
+    """Remove, in place, the metadata that differs from run to run; keep everything else."""
+    for key in VOLATILE_NOTEBOOK_METADATA:
+        nb.metadata.pop(key, None)
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
 
 
 def execute(path: Path, timeout: int = 600, write: bool = True) -> float:
@@ -29,6 +49,7 @@ def execute(path: Path, timeout: int = 600, write: bool = True) -> float:
     client.execute()
     seconds = time.perf_counter() - start
     if write:
+        strip_volatile_metadata(nb)
         nbformat.write(nb, path)
     return seconds
 

@@ -1,0 +1,29 @@
+// Wide equations (display or inline) and markdown tables scroll sideways in their own box (site.css). A
+// keyboard user must be able to reach such a box to scroll it, so each one that overflows gets
+// tabindex="0", as the theme does for code blocks and cell outputs. MathJax typesets after the
+// page has loaded, so the boxes are checked again whenever the article changes or the window
+// is resized.
+(() => {
+  const selector = "div.math, mjx-container, .pst-scrollable-table-container";
+  const mark = () => {
+    for (const box of document.querySelectorAll(selector)) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+      } else {
+        box.removeAttribute("tabindex");
+      }
+    }
+  };
+  let timer = null;
+  const later = () => {
+    clearTimeout(timer);
+    timer = setTimeout(mark, 100);
+  };
+  window.addEventListener("resize", later);
+  window.addEventListener("load", mark);
+  document.addEventListener("DOMContentLoaded", () => {
+    mark();
+    const article = document.querySelector("article") || document.body;
+    new MutationObserver(later).observe(article, { childList: true, subtree: true });
+  });
+})();
