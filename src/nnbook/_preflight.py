@@ -10,16 +10,20 @@ the fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
+from nnbook._checks import positive_int
 from nnbook._losses import unreduced
+from nnbook.models import BatchedMLP
 
 __all__ = [
     "check_batch",
+    "check_batched_data",
+    "check_batched_run",
     "check_loader",
     "check_loss",
     "check_optimizer",
@@ -239,3 +243,98 @@ def check_scheduler(
                 "partial_schedule=True to run only part of the schedule (or past its end) "
                 "on purpose"
             )
+
+
+# --- many networks trained as one (nnbook.batched) -------------------------------------------
+
+# Optimizers whose update of each entry depends only on that entry (see the module docstring).
+ELEMENTWISE_OPTIMIZERS: tuple[type[torch.optim.Optimizer], ...] = (
+    torch.optim.SGD,
+    torch.optim.Adam,
+    torch.optim.AdamW,
+)
+
+
+def check_batched_data(
+    model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, name: str, loss_fn: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accept shared data X (N, in), y (N,) or one set per member X (K, N, in), y (K, N)."""
+    for label, t in [(f"{name} X", X), (f"{name} y", y)]:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{label} must be a torch.Tensor, got {type(t).__name__}")
+    K, d = len(model), model.in_features
+    shared = X.ndim == 2 and X.shape[1] == d and y.shape == X.shape[:1]
+    per_member = X.ndim == 3 and X.shape[0] == K and X.shape[2] == d and y.shape == X.shape[:2]
+    if not (shared or per_member):
+        raise ValueError(
+            f"{name} data must be X (N, {d}) with y (N,), or one set per member, X ({K}, N, "
+            f"{d}) with y ({K}, N); got X {tuple(X.shape)} and y {tuple(y.shape)}"
+        )
+    if X.shape[-2] == 0:
+        raise ValueError(f"{name} data has no samples")
+    check_batch(f"{name} X", X, model.weights[0])
+    check_targets(f"{name} y", y, model.out_features, loss_fn)
+    return X, y
+
+
+def _check_batched_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    if not isinstance(optimizer, ELEMENTWISE_OPTIMIZERS):
+        names = ", ".join(cls.__name__ for cls in ELEMENTWISE_OPTIMIZERS)
+        raise TypeError(
+            f"optimizer must update each entry on its own ({names}) so that members stay "
+            f"independent, got {type(optimizer).__name__}"
+        )
+    in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if in_optimizer != {id(p) for p in model.parameters()}:
+        raise ValueError(
+            "optimizer must hold exactly the BatchedMLP's parameters, e.g. "
+            "torch.optim.Adam(model.parameters(), lr=...)"
+        )
+
+
+def check_batched_run(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    epochs: int,
+    batch_size: int,
+    record_every: int,
+    generators: Sequence[torch.Generator],
+    eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None,
+    on_record: Callable[[int, BatchedMLP], None] | None,
+    partial_schedule: bool,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Refuse what `train_batched` cannot train; the data on the model's device, by set name."""
+    if not isinstance(model, BatchedMLP):
+        raise TypeError(f"model must be a BatchedMLP, got {type(model).__name__}")
+    check_loss(loss_fn)
+    check_scheduler(scheduler, optimizer, epochs, partial_schedule)
+    for name, value in [
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("record_every", record_every),
+    ]:
+        positive_int(name, value)
+    if len(generators) != len(model):
+        raise ValueError(
+            f"need one generator per member: {len(model)} members, got {len(generators)}"
+        )
+    for i, g in enumerate(generators):
+        if not isinstance(g, torch.Generator):
+            raise TypeError(f"generators[{i}] must be a torch.Generator, got {type(g).__name__}")
+    _check_batched_optimizer(model, optimizer)
+    if on_record is not None and not callable(on_record):
+        raise TypeError(f"on_record must be callable or None, got {type(on_record).__name__}")
+    X, y = check_batched_data(model, X, y, "training", loss_fn)
+    eval_sets = dict(eval_sets or {})
+    if "train" in eval_sets:
+        raise ValueError("'train' is reserved for the training set; rename that evaluation set")
+    for name, (X_e, y_e) in eval_sets.items():
+        check_batched_data(model, X_e, y_e, f"evaluation set {name!r}", loss_fn)
+    device = model.weights[0].device
+    sets = {"train": (X, y), **eval_sets}
+    sets = {name: (X_s.to(device), y_s.to(device)) for name, (X_s, y_s) in sets.items()}
+    return *sets["train"], sets
