@@ -5,17 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from matplotlib.animation import FuncAnimation
 from torch import nn
 
 from nnbook.data import TensorLoader, ThreeClassProblem
 from nnbook.grids import Grid, model_grid, snapshot_grids, stack_snapshots
 from nnbook.models import MLP
 from nnbook.plotting import (
-    animate_boundaries,
     plot_boundary_evolution,
     plot_boundary_stages,
-    plot_centerlines,
 )
 from nnbook.sections import cross_section, largest_drops, posterior_section, section_boundaries
 from nnbook.training import train
@@ -189,21 +186,3 @@ def test_boundary_stages_split_snapshots_in_order():
     assert axes[1, 0].get_xlabel() and not axes[0, 1].get_ylabel()
     with pytest.raises(ValueError, match="need at least 20 snapshots"):
         plot_boundary_stages(grids, list(range(12)))
-
-
-def test_animation_draws_one_boundary_per_frame(problem):
-    """Every frame replaces the previous boundary; the background and frame count stay."""
-    grids = _stripes(4)
-    fig, ax = plt.subplots()
-    anim = animate_boundaries(
-        grids, [0, 1, 2, 3], ax=ax, background=lambda a: plot_centerlines(problem, ax=a)
-    )
-    assert isinstance(anim, FuncAnimation)
-    for frame in range(4):
-        anim._func(frame)
-        assert ax.get_title() == f"epoch {frame}"
-    assert len(ax.collections) == 2  # class 0 and class 1 indicators of the last frame
-    assert len(ax.lines) == 2  # the centerlines, drawn once
-    html = anim.to_jshtml()
-    assert html.count("data:image/png;base64") == 4
-    plt.close(fig)

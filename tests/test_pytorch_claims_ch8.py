@@ -1,4 +1,4 @@
-"""Claims chapter 7 makes about PyTorch: what does and does not change the last bits."""
+"""Claims chapter 8 makes about PyTorch: what does and does not change the last bits."""
 
 import torch
 
@@ -17,7 +17,7 @@ def test_argmax_over_a_strided_dim_equals_argmax_after_a_contiguous_copy():
 
 
 def test_float32_sums_depend_on_the_order_of_the_additions():
-    """The same numbers added in another grouping can differ in the last bits (chapter 7)."""
+    """The same numbers added in another grouping can differ in the last bits (chapter 8)."""
     a, b, c = torch.tensor(1e8), torch.tensor(-1e8), torch.tensor(1.0)
     assert ((a + b) + c).item() == 1.0
     assert (a + (b + c)).item() == 0.0  # b + c rounds back to -1e8 in float32

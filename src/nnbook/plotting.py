@@ -8,16 +8,14 @@ The style's names can be imported from here too, as the chapters do. Every helpe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from nnbook.data import ThreeClassProblem
 from nnbook.grids import Grid
@@ -46,7 +44,6 @@ __all__ = [
     "FIGSIZE_WIDE",
     "MIN_FONT_PT",
     "PALETTE",
-    "animate_boundaries",
     "class_cmap",
     "figure_png",
     "new_axes",
@@ -309,51 +306,3 @@ def plot_boundary_stages(
         ax.set_xlabel(r"$x_1$" if ax in axes[-1] else "")
         ax.set_ylabel(r"$x_2$" if ax in axes[:, 0] else "")
     return axes
-
-
-def animate_boundaries(
-    grids: Grid,
-    epochs: Sequence[float],
-    ax: Axes | None = None,
-    background: Callable[[Axes], object] | None = None,
-    titles: Sequence[str] | None = None,
-    color: str = PALETTE["model"],
-    interval: int = 150,
-) -> FuncAnimation:
-    """An animation of the class boundaries, one frame per snapshot.
-
-    Takes precomputed (S, ny, nx) class grids; `background(ax)` draws what stays (e.g. the
-    centerlines) once; `titles[i]` (default: "epoch <e>") titles frame i. Returns the
-    `FuncAnimation`; display it with `IPython.display.HTML(anim.to_jshtml())` and close
-    its figure so it is not shown a second time.
-    """
-    values, epochs = _snapshot_slices(grids, epochs)
-    if titles is None:
-        titles = [f"epoch {e:g}" for e in epochs]
-    if len(titles) != len(epochs):
-        raise ValueError(f"got {len(titles)} titles for {len(epochs)} frames")
-    ax = new_axes(ax)
-    if background is not None:
-        background(ax)
-    ax.set_xlabel(r"$x_1$")
-    ax.set_ylabel(r"$x_2$")
-    drawn: list = []
-
-    def draw(frame: int) -> list:
-        for artist in drawn:
-            artist.remove()
-        before = set(ax.collections)
-        plot_class_boundaries(
-            Grid(grids.x, grids.y, values[frame]), ax=ax, colors=color, linewidths=2.0
-        )
-        drawn[:] = [c for c in ax.collections if c not in before]
-        ax.set_title(titles[frame])
-        return drawn
-
-    return FuncAnimation(
-        cast(Figure, ax.figure),
-        draw,
-        frames=len(epochs),
-        init_func=lambda: draw(0),
-        interval=interval,
-    )
