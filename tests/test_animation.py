@@ -8,7 +8,7 @@ from PIL import Image
 
 from nnbook.animation import AnimatedPNG, boundary_animation, frame_count, player_html
 from nnbook.grids import Grid
-from nnbook.plotting import CSS_PX_PER_INCH
+from nnbook.style import CSS_PX_PER_INCH
 
 
 def stripes(n_snapshots: int = 3) -> Grid:

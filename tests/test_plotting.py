@@ -12,12 +12,6 @@ from PIL import Image
 from nnbook.data import ThreeClassProblem
 from nnbook.grids import Grid
 from nnbook.plotting import (
-    CLASS_COLORS,
-    CSS_PX_PER_INCH,
-    DPI,
-    FIGSIZE,
-    MIN_FONT_PT,
-    figure_png,
     new_axes,
     plot_binary_regions,
     plot_centerlines,
@@ -25,6 +19,14 @@ from nnbook.plotting import (
     plot_grid_image,
     plot_matmul,
     scatter_classes,
+)
+from nnbook.style import (
+    CLASS_COLORS,
+    CSS_PX_PER_INCH,
+    DPI,
+    FIGSIZE,
+    MIN_FONT_PT,
+    figure_png,
     use_book_style,
 )
 
@@ -150,7 +152,7 @@ def test_plot_binary_regions_draws_image_and_points_within_the_grid():
 
 def test_class_cmap_has_one_book_colour_per_class():
     """class_cmap(n) maps class k to the k-th book colour."""
-    from nnbook.plotting import class_cmap
+    from nnbook.style import class_cmap
 
     cmap = class_cmap(3)
     assert cmap.N == 3
@@ -171,7 +173,7 @@ def test_plot_class_boundaries_refuses_a_probability_grid():
 
 def test_scatter_classes_gives_distinct_colours_up_to_its_limit():
     """Every class gets its own colour; more classes than colours are refused."""
-    from nnbook.plotting import MAX_CLASSES
+    from nnbook.style import MAX_CLASSES
 
     _, ax = plt.subplots()
     n = MAX_CLASSES

@@ -22,7 +22,8 @@ from PIL import Image
 
 from nnbook._checks import positive_int
 from nnbook.grids import Grid
-from nnbook.plotting import CSS_PX_PER_INCH, FIGSIZE, PALETTE, plot_class_boundaries
+from nnbook.plotting import plot_class_boundaries
+from nnbook.style import CSS_PX_PER_INCH, FIGSIZE, PALETTE
 
 __all__ = ["AnimatedPNG", "boundary_animation", "frame_count", "player_html"]
 

@@ -1,8 +1,7 @@
 """Helpers that draw what was computed elsewhere, in the book's style (`nnbook.style`).
 
-The style's names can be imported from here too, as the chapters do. Every helper takes
-`ax=None`, creates a figure only when none is given, returns the Axes, never calls
-`plt.show()` and never runs a model.
+Every helper takes `ax=None`, creates a figure only when none is given, returns the Axes,
+never calls `plt.show()` and never runs a model.
 """
 
 from __future__ import annotations
@@ -19,33 +18,9 @@ from matplotlib.axes import Axes
 
 from nnbook.data import ThreeClassProblem
 from nnbook.grids import Grid
-from nnbook.style import (
-    CLASS_COLORS,
-    CLASS_MARKERS,
-    CSS_PX_PER_INCH,
-    DPI,
-    FIGSIZE,
-    FIGSIZE_WIDE,
-    MAX_CLASSES,
-    MIN_FONT_PT,
-    PALETTE,
-    class_cmap,
-    class_colors,
-    figure_png,
-    use_book_style,
-)
+from nnbook.style import CLASS_MARKERS, FIGSIZE, MAX_CLASSES, PALETTE, class_colors
 
 __all__ = [
-    "CLASS_COLORS",
-    "CLASS_MARKERS",
-    "CSS_PX_PER_INCH",
-    "DPI",
-    "FIGSIZE",
-    "FIGSIZE_WIDE",
-    "MIN_FONT_PT",
-    "PALETTE",
-    "class_cmap",
-    "figure_png",
     "new_axes",
     "plot_binary_regions",
     "plot_boundary_evolution",
@@ -55,7 +30,6 @@ __all__ = [
     "plot_grid_image",
     "plot_matmul",
     "scatter_classes",
-    "use_book_style",
 ]
 
 
