@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from nnbook.style import DPI, MIN_FONT_PT
+
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 except ImportError:  # the browser fixture skips the tests with a message
@@ -68,6 +70,7 @@ VIEWPORTS = {
 MAX_PAGE_HTML = 1_000_000  # bytes of one page's HTML
 MAX_COLD_LOAD = 2_000_000  # bytes a browser with an empty cache fetches to show one page
 MAX_SITE = 15_000_000  # bytes of the whole built site
+MIN_PHONE_FONT_PX = 12.0  # smallest figure text on a phone (the body text there is 16 px)
 # axe-core, the accessibility checker, from npm; keep equal to AXE_CORE in the Makefile.
 AXE_CORE_VERSION = "4.14.1"
 AXE_CORE = ROOT / ".venv" / "npm" / "node_modules" / "axe-core"
@@ -315,6 +318,40 @@ def wait_for_images(page) -> list[dict]:
     )
 
 
+def figure_font_problems(page, viewport: str) -> list[str]:
+    """Every visible notebook figure shows its smallest font at a readable size.
+
+    A figure from `nnbook.style` is a PNG at `DPI` whose smallest text is `MIN_FONT_PT`,
+    so on the page that text is MIN_FONT_PT * DPI / 72 * (shown width / natural width) px
+    high. On the desktop it must reach the body text's size; on a phone, where a figure
+    may scroll sideways in its own box, at least MIN_PHONE_FONT_PX. The animation is drawn
+    at its own resolution and is left out.
+    """
+    figures = page.evaluate(
+        """() => {
+            const body = parseFloat(getComputedStyle(document.querySelector('article p')
+                                                     || document.body).fontSize);
+            const animations = new Set(Array.from(
+                document.querySelectorAll('.animation[data-figure]')).map(a => a.dataset.figure));
+            return Array.from(document.querySelectorAll('.cell_output img'))
+                .filter(img => img.offsetParent !== null && img.clientWidth > 0
+                               && !animations.has((img.closest('figure') || {}).id))
+                .map(img => ({src: img.currentSrc.split('/').pop(), shown: img.clientWidth,
+                              natural: img.naturalWidth, body: body}));
+        }"""
+    )
+    problems = []
+    for fig in figures:
+        px = MIN_FONT_PT * DPI / 72 * fig["shown"] / fig["natural"]
+        wanted = fig["body"] - 0.5 if viewport == "desktop" else MIN_PHONE_FONT_PX
+        if px < wanted:
+            problems.append(
+                f"figure {fig['src']}: its smallest text shows at {px:.1f} px (wanted at least "
+                f"{wanted:.1f}; shown {fig['shown']} of {fig['natural']} px)"
+            )
+    return problems
+
+
 def math_problems(page) -> list[str]:
     """Wait for MathJax on a page with math; describe every formula it did not typeset."""
     if page.locator(".math").count() == 0:
@@ -501,6 +538,7 @@ def test_page_renders(open_page, screenshots, site, axe_source, page_weights, pa
     page_weights[f"{path} ({viewport})"] = weight
     problems += too_heavy
     problems += math_problems(page)
+    problems += figure_font_problems(page, viewport)
     if path in DOCUMENTS and viewport == "desktop":
         button = page.locator(".dropdown-download-buttons .btn-download-source-button")
         if button.count() == 0:
