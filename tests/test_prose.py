@@ -176,3 +176,14 @@ def test_table_refuses_unknown_columns():
     """A format for a column the frame lacks is a mistake, refused with the column's name."""
     with pytest.raises(ValueError, match=r"\['los'\]"):
         table(pd.DataFrame({"loss": [0.5]}), {"los": sci})
+
+
+def test_table_escapes_cell_text_and_headers():
+    """A "<" or "&" in a cell or a header is written as an HTML entity, not as markup."""
+    import pandas as pd
+
+    from nnbook.prose import table
+
+    html = table(pd.DataFrame({"a < b": ["± < 0.0001", "x & y"]})).data
+    assert "± &lt; 0.0001" in html and "x &amp; y" in html and "a &lt; b" in html
+    assert "<b" not in html.replace("<body", "")

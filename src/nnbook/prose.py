@@ -140,8 +140,9 @@ def table(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | Non
     """`frame` as a plain HTML table, each column written by `formats[column]`.
 
     Other columns are written cell by cell: numbers with `number`, booleans as "yes" or
-    "no", anything else as its text. The index is not shown: make a meaningful index a
-    column first (`frame.reset_index()`). Returns an `IPython.display.HTML` to display.
+    "no", anything else as its text; all text is HTML-escaped. The index is not shown:
+    make a meaningful index a column first (`frame.reset_index()`). Returns an
+    `IPython.display.HTML` to display.
     """
     from IPython.display import HTML
 
@@ -151,6 +152,8 @@ def table(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | Non
     unknown = sorted(set(formats) - set(map(str, frame.columns)))
     if unknown:
         raise ValueError(f"formats name columns the frame does not have: {unknown}")
-    styler = frame.style.format({c: formats.get(str(c), _cell) for c in frame.columns})
+    styler = frame.style.format(
+        {c: formats.get(str(c), _cell) for c in frame.columns}, escape="html"
+    ).format_index(escape="html", axis=1)
     html = styler.hide(axis="index").to_html(exclude_styles=True)
     return HTML(html.replace("<table>", '<table class="dataframe">', 1))
