@@ -88,7 +88,10 @@ def model_device(model: torch.nn.Module, device: str | torch.device | None = Non
 
 def _same_device(a: torch.device, b: torch.device) -> bool:
     """Whether `a` and `b` name one device (`cuda` and `cuda:0` do, when 0 is current)."""
-    index = lambda d: d.index if d.index is not None else (0 if d.type != "cpu" else None)  # noqa: E731
+
+    def index(device: torch.device) -> int | None:  # a bare "cuda" means the current device, 0
+        return device.index if device.index is not None or device.type == "cpu" else 0
+
     return a.type == b.type and index(a) == index(b)
 
 

@@ -177,20 +177,22 @@ def _evaluate(model, loader, loss_fn, device, check: bool) -> dict[str, float]:
     return {"loss": total.mean, "accuracy": correct.item() / total.count}
 
 
-def _check_run(model, train_loader, loss_fn, optimizer, scheduler, epochs, **options) -> bool:
+def _check_run(
+    model, train_loader, loss_fn, optimizer, scheduler, epochs, record_every, eval_loaders, partial
+) -> bool:
     """Every check `train` makes before its first step (see `nnbook._preflight`).
 
     Returns whether the training data still has to be checked batch by batch in the
     first epoch (a loader whose data cannot be had whole without iterating it).
     """
     positive_int("epochs", epochs)
-    positive_int("record_every", options["record_every"])
+    positive_int("record_every", record_every)
     check_loader("train_loader", train_loader)
-    for name, loader in (options["eval_loaders"] or {}).items():
+    for name, loader in (eval_loaders or {}).items():
         check_loader(f"eval_loaders[{name!r}]", loader)
     check_loss(loss_fn)
     check_optimizer(model, optimizer)
-    check_scheduler(scheduler, optimizer, epochs, options["partial_schedule"])
+    check_scheduler(scheduler, optimizer, epochs, partial)
     return not check_data("train_loader", model, train_loader, loss_fn)
 
 
@@ -280,9 +282,9 @@ def train(
         optimizer,
         scheduler,
         epochs,
-        record_every=record_every,
-        eval_loaders=eval_loaders,
-        partial_schedule=partial_schedule,
+        record_every,
+        eval_loaders,
+        partial_schedule,
     )
     device = model_device(model, device)
     eval_loaders = {"train": train_loader} if eval_loaders is None else eval_loaders
