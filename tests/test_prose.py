@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import myst_nb
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from nnbook.prose import duration, fixed, glue_text, number, percent, sci, table
+from nnbook.prose import GLUE_PREFIX, duration, fixed, glue_text, number, percent, sci, table
 
 
 @pytest.mark.parametrize(
@@ -132,25 +131,37 @@ def test_bad_decimal_counts_are_refused():
         percent(0.5, 1.5)
 
 
-def test_glue_text_glues_strings_and_prints_them(monkeypatch, capsys):
-    """glue_text() glues each string without display and prints "name: text" lines."""
-    glued = []
-    monkeypatch.setattr(myst_nb, "glue", lambda *args, **kwargs: glued.append((args, kwargs)))
+def _displays(monkeypatch, module) -> list:
+    """Record what `module` passes to IPython's display instead of displaying it."""
+    shown: list = []
+    monkeypatch.setattr(module, "display", lambda *a, **k: shown.append((a, k)), raising=False)
+    return shown
+
+
+def test_glue_text_writes_what_myst_nb_glue_writes(monkeypatch, capsys):
+    """glue_text() displays exactly what myst_nb's glue(display=False) does, then prints."""
+    import IPython.display
+    import myst_nb.ext.glue
+
+    theirs: list = []
+    monkeypatch.setattr(myst_nb.ext.glue, "ipy_display", lambda *a, **k: theirs.append((a, k)))
+    myst_nb.ext.glue.glue("ch0_a", sci(4e-5), display=False)
+    myst_nb.ext.glue.glue("ch0_b", number(2000.0), display=False)
+    ours = _displays(monkeypatch, IPython.display)
     glue_text(ch0_a=sci(4e-5), ch0_b=number(2000.0))
-    assert glued == [
-        (("ch0_a", "4 × 10⁻⁵"), {"display": False}),
-        (("ch0_b", "2000"), {"display": False}),
-    ]
+    assert ours == theirs
+    assert myst_nb.ext.glue.GLUE_PREFIX == GLUE_PREFIX
     assert capsys.readouterr().out == "ch0_a: 4 × 10⁻⁵\nch0_b: 2000\n"
 
 
 def test_glue_text_refuses_unformatted_values(monkeypatch):
     """A number glued without formatting is refused before anything is glued."""
-    glued = []
-    monkeypatch.setattr(myst_nb, "glue", lambda *args, **kwargs: glued.append(args))
+    import IPython.display
+
+    shown = _displays(monkeypatch, IPython.display)
     with pytest.raises(TypeError, match="ch0_b must be a str written by sci"):
         glue_text(ch0_a="1", ch0_b=0.5)
-    assert glued == []
+    assert shown == []
 
 
 def test_table_formats_each_column_and_hides_the_index():

@@ -248,3 +248,45 @@ def test_hidden_cells_start_collapsed_in_jupyterlab(path):
         if not all(jupyter.get(key) is True for key in keys):
             open_cells.append(f"cell {number}: {source(cell)[:60]!r} has jupyter={jupyter}")
     assert not open_cells, f"{path.name}: hide-cell cells not collapsed:\n" + "\n".join(open_cells)
+
+
+GLUE_ROLE = re.compile(r"\{glue:text\}`(?P<key>[A-Za-z0-9_]+)(:[^`]*)?`")
+
+
+def glued_names(cell: dict) -> set[str]:
+    """The names a code cell glues, read from its stored output lines `name: text`."""
+    names = set()
+    for output in cell.get("outputs", []):
+        for line in output_text(output).splitlines():
+            name, sep, _ = line.partition(": ")
+            if sep and re.fullmatch(r"[A-Za-z0-9_]+", name):
+                names.add(name)
+    tree = ast.parse(source(cell)) if "glue" in source(cell) else None
+    for node in ast.walk(tree) if tree else []:
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "glue_text":
+            names.update(keyword.arg for keyword in node.keywords if keyword.arg)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "glue":
+            if node.args and isinstance(node.args[0], ast.Constant):
+                names.add(str(node.args[0].value))
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_glued_values_are_printed_before_their_sentence(path):
+    """In JupyterLab a glue role shows as its name: its value is printed in a cell above it.
+
+    A learner who runs the notebook reads each sentence with its numbers just above it, in
+    the output of the (in the book, removed) cell that computes and glues them.
+    """
+    seen: set[str] = set()
+    late = []
+    for number, cell in enumerate(read(path)["cells"], start=1):
+        if cell["cell_type"] == "code":
+            seen |= glued_names(cell)
+            continue
+        for match in GLUE_ROLE.finditer(source(cell)):
+            if match["key"] not in seen:
+                late.append(f"cell {number}: {match['key']}")
+    assert not late, f"{path.name}: glued values used before the cell that prints them:\n" + (
+        "\n".join(late)
+    )

@@ -108,13 +108,20 @@ def duration(seconds: object, digits: int = 2) -> str:
     return f"{number(value / 1e-9, digits)} ns"
 
 
+# MyST-NB reads a glued value from a display output whose MIME types carry this prefix and
+# whose metadata names it (myst_nb.ext.glue.GLUE_PREFIX; tests check the two agree).
+GLUE_PREFIX = "application/papermill.record/"
+
+
 def glue_text(**texts: str) -> None:
     """Glue each formatted text under its name for `{glue:text}`, and print them, one a line.
 
     JupyterLab shows a glue role as its name, not its value: the printed lines ("name: text")
     give a learner who runs the notebook the values that the book writes into its sentences.
+    The output is exactly what `myst_nb.glue(name, text, display=False)` writes, without
+    importing MyST-NB's Sphinx extension into the kernel (about a second per chapter).
     """
-    from myst_nb import glue
+    from IPython.display import display
 
     for name, text in texts.items():
         if not isinstance(text, str):
@@ -123,7 +130,11 @@ def glue_text(**texts: str) -> None:
                 f"got {type(text).__name__} {text!r}"
             )
     for name, text in texts.items():
-        glue(name, text, display=False)
+        display(
+            {f"{GLUE_PREFIX}text/plain": repr(text)},
+            raw=True,
+            metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}},
+        )
         print(f"{name}: {text}")
 
 
