@@ -36,12 +36,21 @@ scripts, stylesheets and fonts in `_static` that nothing names any more.
 
 7. The root `index.html`, which sphinx-external-toc writes as a bare redirect, is rewritten as a
 small HTML page with a language, a title, a description and a link to the first page.
+
+8. Figures. Every still PNG in `_images`, and every PNG output inside the notebooks offered for
+download in `_sources`, is stored with a palette of 256 colours (Pillow's median cut, without
+dithering) when that makes the file smaller: a matplotlib figure has few colours apart from
+the ramps of its anti-aliasing and colour maps, and the file shrinks to about a third with no
+visible change. Animated PNGs are left as they are.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import importlib.util
+import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -355,6 +364,48 @@ def write_root_index(app, outdir: Path) -> None:
     )
 
 
+def palette_png(data: bytes) -> bytes:
+    """The PNG `data` stored with a 256-colour palette if that is smaller; else `data` as is.
+
+    Animated PNGs and images that already have a palette are returned unchanged.
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if getattr(image, "is_animated", False) or image.mode == "P":
+            return data
+        quantized = image.convert("RGB").quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    out = io.BytesIO()
+    quantized.save(out, format="PNG", optimize=True)
+    return out.getvalue() if out.tell() < len(data) else data
+
+
+def shrink_figures(outdir: Path) -> None:
+    """Palette PNGs for the figures of the pages and of the downloadable notebooks."""
+    for path in (outdir / "_images").glob("*.png"):
+        data = path.read_bytes()
+        smaller = palette_png(data)
+        if smaller is not data:
+            path.write_bytes(smaller)
+    for path in (outdir / "_sources").rglob("*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        changed = False
+        for cell in nb.get("cells", []):
+            for output in cell.get("outputs", []):
+                encoded = output.get("data", {}).get("image/png")
+                if not isinstance(encoded, str):
+                    continue
+                data = base64.b64decode(encoded)
+                smaller = palette_png(data)
+                if smaller is not data:
+                    output["data"]["image/png"] = base64.b64encode(smaller).decode("ascii")
+                    changed = True
+        if changed:
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def finish(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -366,6 +417,7 @@ def finish(app, exception) -> None:
     prune_stylesheets(outdir)
     remove_orphans(app, outdir)
     write_root_index(app, outdir)
+    shrink_figures(outdir)
 
 
 def setup(app) -> dict[str, Any]:
