@@ -187,3 +187,57 @@ def test_summed_loss_gradient_is_n_times_the_mean_gradient():
         nn.CrossEntropyLoss(reduction=reduction)(layer(X), y).backward()
         grads[reduction] = layer.weight.grad.clone()
     torch.testing.assert_close(grads["sum"], 20 * grads["mean"])
+
+
+def test_softmax_of_one_logit_is_a_sigmoid_and_keeps_the_others_ratio():
+    """With the other logits fixed, p_k = sigmoid(z_k - logsumexp(others)); p_1 / p_2 is fixed."""
+    others = torch.tensor([0.3, -0.8])
+    z0 = torch.linspace(-6, 6, 25)
+    rows = torch.cat([z0.unsqueeze(1), others.expand(25, 2)], dim=1)  # (25, 3)
+    probs = torch.softmax(rows, dim=1)
+    torch.testing.assert_close(probs[:, 0], torch.sigmoid(z0 - torch.logsumexp(others, 0)))
+    torch.testing.assert_close(
+        probs[:, 1] / probs[:, 2], torch.exp(others[0] - others[1]).expand(25)
+    )
+    assert (probs[1:, 0] > probs[:-1, 0]).all()  # p_0 rises with z_0
+    assert (probs[1:, 1:] < probs[:-1, 1:]).all()  # the others fall
+    crossing = z0 > others[0]  # class 0 overtakes class 1 exactly where z_0 passes z_1
+    assert torch.equal(probs[:, 0] > probs[:, 1], crossing)
+
+
+def test_softmax_ignores_a_shift_of_all_logits(logits_and_targets):
+    """Adding the same number to every logit of a row leaves the softmax unchanged."""
+    logits, _ = logits_and_targets
+    torch.testing.assert_close(torch.softmax(logits + 3.0, dim=1), torch.softmax(logits, dim=1))
+
+
+def test_equal_logits_cost_log_c():
+    """A blind guess (equal logits, every class at 1/C) has cross-entropy log C."""
+    for n_classes in (2, 3, 10):
+        logits = torch.zeros(4, n_classes)
+        y = torch.arange(4) % n_classes
+        torch.testing.assert_close(F.cross_entropy(logits, y), torch.tensor(math.log(n_classes)))
+
+
+@pytest.mark.parametrize(("reduction", "scale"), [("mean", 1 / 8), ("sum", 1.0)])
+def test_cross_entropy_gradient_is_softmax_minus_one_hot(logits_and_targets, reduction, scale):
+    """d loss / d logits = (softmax - one_hot) / N with the mean, without the 1/N with the sum."""
+    logits, y = logits_and_targets
+    z = logits.clone().requires_grad_()
+    F.cross_entropy(z, y, reduction=reduction).backward()
+    expected = (torch.softmax(logits, dim=1) - F.one_hot(y, 3)) * scale
+    torch.testing.assert_close(z.grad, expected)
+    torch.testing.assert_close(z.grad.sum(dim=1), torch.zeros(8))  # every row sums to zero
+    signs = torch.where(F.one_hot(y, 3) == 1, -1.0, 1.0)  # the true class < 0, the others > 0
+    assert (z.grad * signs > 0).all()
+    assert (z.grad.abs() < scale).all()  # never above 1 per sample
+
+
+def test_cross_entropy_grows_at_most_linearly_in_the_logits():
+    """Lowering the true class's logit by t raises the loss by at most t: slopes in [-1, 0]."""
+    t = torch.linspace(-50, 50, 101)
+    rows = torch.stack([t, torch.zeros(101), torch.zeros(101)], dim=1)  # the label's logit is t
+    losses = F.cross_entropy(rows, torch.zeros(101, dtype=torch.long), reduction="none")
+    slopes = losses.diff() / t.diff()
+    assert (slopes <= 0).all() and (slopes >= -1 - 1e-5).all()
+    torch.testing.assert_close(losses[0], torch.tensor(50 + math.log(2)))  # -t + log(2) far out

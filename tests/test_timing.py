@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch.utils import benchmark
 
-from nnbook.timing import matmul_sweep, naive_seconds, num_threads, time_callable
+from nnbook.timing import (
+    cuda_event_seconds,
+    matmul_sweep,
+    naive_seconds,
+    num_threads,
+    time_callable,
+)
 
 
 def test_benchmark_timer_defaults_to_one_thread():
@@ -92,3 +98,38 @@ def test_time_callable_refuses_an_unknown_device():
     with pytest.raises(ValueError, match="device="):
         time_callable(lambda: calls.append(1), "gpu", min_run_time=0.01)
     assert calls == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")
+def test_cuda_event_seconds_refuses_without_cuda():
+    """Without a CUDA device, cuda_event_seconds says so and points to time_callable."""
+    calls = []
+    with pytest.raises(RuntimeError, match=r"needs a CUDA device.*time_callable"):
+        cuda_event_seconds(lambda: calls.append(1))
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"repeats": 0}, ValueError, "repeats must be a positive int"),
+        ({"repeats": 2.0}, TypeError, "repeats must be an int"),
+        ({"warmup": -1}, ValueError, "warmup must be an int of at least 0"),
+    ],
+)
+def test_cuda_event_seconds_rejects_bad_counts(kwargs, error, match):
+    """Counts that are not positive ints (warm-up: not negative) are refused on any machine."""
+    with pytest.raises(error, match=match):
+        cuda_event_seconds(lambda: None, **kwargs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA events need a CUDA device")
+def test_cuda_event_seconds_times_the_work_not_the_launch():
+    """On a GPU a launch returns long before the work is done; the events time the work."""
+    a = torch.randn(4000, 4000, device="cuda")
+    seconds = cuda_event_seconds(lambda: a @ a, repeats=5)
+    torch.cuda.synchronize()
+    launch = naive_seconds(lambda: a @ a)
+    torch.cuda.synchronize()
+    assert seconds > 0
+    assert seconds > 5 * launch, (seconds, launch)

@@ -8,6 +8,7 @@ medians over many runs, because single timings on a shared machine are noisy.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from nnbook._checks import positive_int
 from nnbook.devices import resolve_device, synchronize
 
 __all__ = [
+    "cuda_event_seconds",
     "matmul_sweep",
     "naive_seconds",
     "num_threads",
@@ -91,6 +93,34 @@ def time_callable(
     )
     m = timer.blocked_autorange(min_run_time=min_run_time)
     return Timing(median=m.median, iqr=m.iqr, runs=len(m.times), threads=threads)
+
+
+def cuda_event_seconds(fn: Callable[[], object], repeats: int = 10, warmup: int = 1) -> float:
+    """Median seconds of `fn()` measured with CUDA events, on the GPU's own timeline.
+
+    An event recorded on the current stream is stamped when the GPU reaches it, so the
+    time between two events is the queued work's, not the launch's. The events are read
+    only after `torch.cuda.synchronize()`, once the end event has happened.
+    """
+    positive_int("repeats", repeats)
+    positive_int("warmup", warmup, minimum=0)
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            "cuda_event_seconds needs a CUDA device, and torch.cuda.is_available() is False "
+            "here; use time_callable, which works on any device"
+        )
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()  # wait until the GPU has reached `end`
+        times.append(start.elapsed_time(end) / 1000)  # elapsed_time is in milliseconds
+    return statistics.median(times)
 
 
 def matmul_sweep(
