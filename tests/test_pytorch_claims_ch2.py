@@ -1,4 +1,4 @@
-"""Claims chapter 2 makes about PyTorch itself: losses on logits, gradients, registration."""
+"""Claims chapter 2 makes about PyTorch: modules, data loading, losses on logits, gradients."""
 
 import pickle
 
@@ -241,3 +241,135 @@ def test_a_generator_of_batches_is_empty_after_one_pass():
     batches = (X[i : i + 5] for i in range(0, 10, 5))
     assert len(list(batches)) == 2
     assert len(list(batches)) == 0
+
+
+# --- the validation split, the loaders and evaluation --------------------------------------
+
+
+def test_random_split_is_disjoint_complete_and_fixed_by_its_generator():
+    """random_split gives Subsets of indices: no sample twice, all used, the same for a seed."""
+    data = torch.utils.data.TensorDataset(torch.arange(2500))
+
+    def split(seed):
+        gen = torch.Generator().manual_seed(seed)
+        return torch.utils.data.random_split(data, [2000, 500], generator=gen)
+
+    train, val = split(3)
+    assert isinstance(train, torch.utils.data.Subset) and (len(train), len(val)) == (2000, 500)
+    assert sorted(train.indices + val.indices) == list(range(2500))
+    assert train.indices == split(3)[0].indices
+    assert train.indices != split(4)[0].indices
+    assert val[0][0].item() == val.indices[0]  # a Subset indexes into the dataset
+
+
+def test_a_loader_over_a_subset_yields_the_subsets_tensors_in_the_same_order():
+    """DataLoader over Subset(data, idx) batches exactly as one over the tensors data[idx]."""
+    gen = torch.Generator().manual_seed(0)
+    X, y = torch.randn(300, 2, generator=gen), torch.randint(0, 2, (300,), generator=gen)
+    subset = torch.utils.data.Subset(torch.utils.data.TensorDataset(X, y), list(range(0, 300, 2)))
+    tensors = torch.utils.data.TensorDataset(X[subset.indices], y[subset.indices])
+
+    def batches(dataset):
+        gen = torch.Generator().manual_seed(1)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=32, shuffle=True, generator=gen)
+        return [b for _ in range(2) for b in loader]  # two passes, two orders
+
+    for (Xa, ya), (Xb, yb) in zip(batches(subset), batches(tensors), strict=True):
+        assert torch.equal(Xa, Xb) and torch.equal(ya, yb)
+
+
+def test_every_pass_over_a_shuffled_loader_draws_from_its_generator():
+    """An extra pass (say, to evaluate) changes the orders of all later passes."""
+    data = torch.utils.data.TensorDataset(torch.arange(100))
+
+    def orders(extra_pass):
+        gen = torch.Generator().manual_seed(1)
+        loader = torch.utils.data.DataLoader(data, batch_size=10, shuffle=True, generator=gen)
+        first = torch.cat([b for (b,) in loader])
+        if extra_pass:
+            list(loader)
+        return first, torch.cat([b for (b,) in loader])
+
+    plain, with_extra = orders(False), orders(True)
+    assert torch.equal(plain[0], with_extra[0])
+    assert not torch.equal(plain[1], with_extra[1])
+
+
+def test_sequential_registers_and_runs_its_layers_in_order():
+    """nn.Sequential registers every layer and applies them one after the other."""
+    torch.manual_seed(0)
+    first, second = nn.Linear(2, 4), nn.Linear(4, 1)
+    model = nn.Sequential(first, nn.Tanh(), second)
+    assert sum(p.numel() for p in model.parameters()) == 17
+    x = torch.randn(5, 2)
+    torch.testing.assert_close(model(x), second(torch.tanh(first(x))))
+
+
+def test_an_optimizer_over_no_parameters_is_refused():
+    """torch.optim.SGD of an empty parameter list raises a ValueError."""
+    with pytest.raises(ValueError, match="empty parameter list"):
+        torch.optim.SGD([], lr=0.1)
+
+
+def test_no_grad_records_no_graph():
+    """Under torch.no_grad() the outputs of a module carry no graph and need no gradient."""
+    layer = nn.Linear(2, 1)
+    with torch.no_grad():
+        out = layer(torch.randn(3, 2))
+    assert out.grad_fn is None and not out.requires_grad
+    assert layer(torch.randn(3, 2)).grad_fn is not None
+
+
+def test_float32_sigmoid_reaches_exactly_one_between_16_and_17_5():
+    """sigmoid(z) rounds to 1.0 in float32 from z of about 16.6 on, and stays there."""
+    zs = torch.arange(0, 3000) / 100
+    saturated = torch.sigmoid(zs) == 1.0
+    first = int(saturated.nonzero()[0])
+    assert 16 < zs[first] < 17.5
+    assert saturated[first:].all() and not saturated[:first].any()
+
+
+def test_a_dead_relu_unit_passes_no_gradient():
+    """A ReLU unit whose input is negative for every sample gets zero gradients."""
+    layer = nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.fill_(0.0)
+        layer.bias.fill_(-1.0)  # input -1 for every sample: the unit is dead
+    torch.relu(layer(torch.randn(16, 2))).sum().backward()
+    assert torch.equal(layer.weight.grad, torch.zeros(1, 2))
+    assert torch.equal(layer.bias.grad, torch.zeros(1))
+
+
+class _CountingDataset(torch.utils.data.Dataset):
+    """A map-style dataset that counts the calls of its __getitem__."""
+
+    def __init__(self, n: int):
+        self.n, self.calls = n, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self.calls += 1
+        return torch.tensor([float(i), 0.0]), torch.tensor(i % 2)
+
+
+def test_a_dataloader_calls_getitem_once_per_sample_and_stacks_the_results():
+    """One pass with batches of 16 over 100 samples: 100 calls, batches stacked to (16, 2)."""
+    data = _CountingDataset(100)
+    subset = torch.utils.data.Subset(data, list(range(100)))  # as random_split returns
+    batches = list(torch.utils.data.DataLoader(subset, batch_size=16))
+    assert data.calls == 100
+    assert batches[0][0].shape == (16, 2) and batches[0][1].shape == (16,)
+    assert len(batches) == 7 and len(batches[-1][1]) == 100 - 6 * 16
+
+
+def test_train_and_eval_modes_change_dropout_but_not_linear_and_tanh():
+    """model.eval() matters for dropout; a Linear-Tanh network computes the same in both modes."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 4)
+    dropout = nn.Dropout(0.5)
+    assert not torch.equal(dropout.train()(x), x)
+    assert torch.equal(dropout.eval()(x), x)
+    net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+    assert torch.equal(net.train()(x), net.eval()(x))
