@@ -152,7 +152,8 @@ def test_main_writes_every_required_key(tmp_path):
 
     out = tmp_path / "bench.json"
     argv = ["--epochs", "2", "--repeats", "1", "--grid-steps", "12", "--grid-epochs", "3"]
-    argv += ["--matmul-sizes", "8", "--out", str(out)]
+    argv += ["--matmul-sizes", "8", "--out", str(out), "--batch-sizes", "1000", "2000"]
+    argv += ["--target", "0.3", "--compile-backend", "aot_eager"]
     assert main(argv) == 0
     result = json.loads(out.read_text())
     required = {
@@ -171,6 +172,9 @@ def test_main_writes_every_required_key(tmp_path):
         "grid_points_differing",
         "matmul",
         "arithmetic",
+        "batch_sizes",
+        "compile_speedup",
+        "compile_first_call_seconds",
     }
     assert required <= result.keys()
     assert result["train_report_identical"]

@@ -1,7 +1,8 @@
 """`python -m nnbook` (what `make bench` runs): chapter 8's comparisons, printed and saved.
 
 Every figure is measured side by side in this one process: the training loops, the
-decision grids, the threads and the matrix products. It prints one line per figure, as
+batch sizes, the compiled training step, the decision grids, the threads and the matrix
+products. It prints one line per figure, as
 medians and ratios, and writes them all to `_build/bench.json`.
 """
 
@@ -16,9 +17,12 @@ from pathlib import Path
 import torch
 
 from nnbook.bench import compare_grids, compare_training, loader_copy_cost, thread_effect
+from nnbook.compiling import compare_compiled
 from nnbook.devices import describe_arithmetic, describe_hardware
 from nnbook.loops import SourceRun, source_run, source_snapshots
-from nnbook.timing import matmul_sweep
+from nnbook.models import MLP
+from nnbook.throughput import batch_size_sweep
+from nnbook.timing import matmul_sweep, num_threads
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,6 +42,15 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--matmul-sizes", type=int, nargs="+", default=[64, 256, 1024, 2048], help="matrix sizes"
+    )
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[10, 50, 250, 2000], help="batch sizes"
+    )
+    parser.add_argument(
+        "--target", type=float, default=0.85, help="expected accuracy for the time to accuracy"
+    )
+    parser.add_argument(
+        "--compile-backend", default="inductor", help="torch.compile backend for the step"
     )
     parser.add_argument("--out", type=Path, default=Path("_build/bench.json"))
     return parser.parse_args(argv)
@@ -79,6 +92,44 @@ def _training(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
         f"(one pass of {len(run.X)} points: {copy['loader_seconds_copy'] * 1e6:.0f} µs)"
     )
     return {**train, **threads, **copy}
+
+
+def _batch_sizes(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
+    """Throughput and time to accuracy per batch size (three seeds); printed, and returned."""
+    with num_threads(args.threads):
+        sweep = batch_size_sweep(run.X, run.y, args.batch_sizes, [0, 1, 2], target=args.target)
+    medians = sweep.groupby("batch_size").median()
+    print(f"batch sizes, Adam until {args.target:.0%} expected accuracy, median of 3 seeds:")
+    for batch_size, row in medians.iterrows():
+        print(
+            f"  batch {batch_size:5d}: {row['samples_per_second']:,.0f} samples/s, "
+            f"{row['epochs']:.0f} epochs, {row['train_seconds']:.3f} s to the target"
+        )
+    return {"batch_sizes": sweep.to_dict("records")}
+
+
+def _compiled(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
+    """The training step eager and compiled, side by side; printed, and returned for the JSON."""
+    model = MLP(2, 8, 3)
+    model.load_state_dict(run.init_state)
+    X, y = run.X[: run.batch_size], run.y[: run.batch_size]
+    with num_threads(args.threads):
+        result = compare_compiled(model, X, y, backend=args.compile_backend)
+    note = f" ({result.fallback_reason})" if result.fallback_reason else ""
+    print(f"torch.compile, backend {result.backend}{note}:")
+    print(
+        f"  first call {result.first_call_seconds:.2f} s; per step eager "
+        f"{result.eager_seconds_per_step * 1e6:.0f} µs, compiled "
+        f"{result.compiled_seconds_per_step * 1e6:.0f} µs"
+    )
+    print(f"  compile_speedup             = {result.speedup:.2f}")
+    return {
+        "compile_backend": result.backend,
+        "compile_first_call_seconds": result.first_call_seconds,
+        "compile_seconds_per_step_eager": result.eager_seconds_per_step,
+        "compile_seconds_per_step_compiled": result.compiled_seconds_per_step,
+        "compile_speedup": result.speedup,
+    }
 
 
 def _grids(args: argparse.Namespace, run: SourceRun) -> dict[str, object]:
@@ -127,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hardware": describe_hardware("cpu"),
         "arithmetic": describe_arithmetic(),
         **_training(args, run),
+        **_batch_sizes(args, run),
+        **_compiled(args, run),
         **_grids(args, run),
         "matmul": _matmul(args),
     }
