@@ -1,8 +1,13 @@
-"""Every claim chapter 5 makes about PyTorch's schedulers, losses, loaders and float32 sums."""
+"""Every claim chapter 5 makes about PyTorch's schedulers, losses, loaders, float32 sums,
+eval mode, softmax and tanh units."""
+
+import math
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from nnbook.models import MLP
 
 
 def test_linear_lr_follows_the_straight_line_formula():
@@ -84,3 +89,69 @@ def test_vmap_functional_call_equals_a_loop_over_weights():
         batched = torch.vmap(forward, in_dims=(0, None))(stacked, X)  # (4, 100, 3)
         looped = torch.stack([m(X) for m in models])
     torch.testing.assert_close(batched, looped, rtol=0, atol=0)
+
+
+def test_eval_mode_changes_only_dropout_and_batch_norm():
+    """The MLP computes the same in train and eval mode; dropout and batch norm do not."""
+    torch.manual_seed(0)
+    X = torch.randn(64, 2)
+    model = MLP(2, 8, 3)
+    torch.testing.assert_close(model.train()(X), model.eval()(X), rtol=0, atol=0)
+    for layer in (nn.Dropout(0.5), nn.BatchNorm1d(2)):
+        trained = layer.train()(X)
+        assert not torch.equal(trained, layer.eval()(X)), f"{layer} is the same in both modes"
+
+
+def test_a_points_logits_do_not_depend_on_its_batch():
+    """In a batch of 50 or of 2000, shuffled or not, a point gets its logits to float32 rounding."""
+    torch.manual_seed(0)
+    X = 16 * torch.rand(2000, 2)
+    model = MLP(2, 8, 3).eval()
+    whole = model(X)
+    order = torch.randperm(2000)
+    in_batches = torch.cat([model(X[order[i : i + 50]]) for i in range(0, 2000, 50)])
+    torch.testing.assert_close(in_batches, whole[order])  # float32 tolerances
+
+
+def test_a_mean_loss_over_shuffled_batches_equals_the_whole_to_rounding():
+    """Summed per-batch losses in a shuffled order give the whole set's loss to float32 rounding."""
+    torch.manual_seed(0)
+    X, y = 16 * torch.rand(2000, 2), torch.randint(0, 3, (2000,))
+    model = MLP(2, 8, 3).eval()
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    with torch.no_grad():
+        whole = loss_fn(model(X), y) / 2000
+        order = torch.randperm(2000)
+        parts = [
+            loss_fn(model(X[order[i : i + 50]]), y[order[i : i + 50]]) for i in range(0, 2000, 50)
+        ]
+    shuffled = torch.stack(parts).sum() / 2000
+    assert abs(shuffled.item() - whole.item()) < 1e-5 * whole.item(), "more than float32 rounding"
+
+
+def test_softmax_depends_only_on_logit_differences():
+    """Adding the same number to every logit of a row leaves its softmax unchanged."""
+    logits = torch.tensor([[2.0, -1.0, 0.5], [10.0, 9.0, -3.0]], dtype=torch.float64)
+    shifted = logits + torch.tensor([[7.0], [-4.0]], dtype=torch.float64)
+    torch.testing.assert_close(torch.softmax(shifted, dim=1), torch.softmax(logits, dim=1))
+
+
+def test_a_dominant_logit_flattens_the_softmax():
+    """With one logit far ahead, moving the logits barely moves the probabilities."""
+    base = torch.tensor([6.0, 0.0, -1.0], dtype=torch.float64)
+    moved = base + torch.tensor([0.5, -0.3, 0.2], dtype=torch.float64)  # differences move by ~0.8
+    change = (torch.softmax(moved, 0) - torch.softmax(base, 0)).abs().max().item()
+    assert change < 0.01, f"the probabilities moved by {change:.3f}"
+    centred = torch.zeros(3, dtype=torch.float64)  # no class ahead: the same move shows
+    change_centred = (torch.softmax(centred + moved - base, 0) - torch.softmax(centred, 0)).abs()
+    assert change_centred.max().item() > 0.1, "without a dominant class the move should show"
+
+
+def test_tanh_saturation_bounds_its_slope():
+    """Where |tanh(z)| > 0.9, that is |z| > artanh(0.9) = 1.47, the slope 1 - tanh(z)**2 < 0.19."""
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64, requires_grad=True)
+    h = torch.tanh(z)
+    (slope,) = torch.autograd.grad(h.sum(), z)
+    saturated = h.detach().abs() > 0.9
+    assert torch.equal(saturated, z.detach().abs() > math.atanh(0.9)), "not |z| > artanh(0.9)"
+    assert slope[saturated].max().item() < 0.19, "a saturated tanh has a slope of 0.19 or more"
