@@ -547,6 +547,15 @@ def test_page_renders(open_page, screenshots, site, axe_source, page_weights, pa
             source = page.request.get(button.first.evaluate("a => a.href"))
             if source.status != 200:
                 problems.append(f"the download link answers HTTP {source.status}: {source.url}")
+    problems += page.evaluate(
+        """() => [...document.querySelectorAll('.bd-article div.cell_output')]
+            .filter(cell => cell.querySelector('img') && cell.scrollWidth > cell.clientWidth + 1)
+            .filter(cell => getComputedStyle(cell, '::before').content.indexOf('swipe') < 0)
+            .map(cell => 'a figure wider than the column has no hint to swipe: '
+                 + (cell.querySelector('img').alt || '').slice(0, 60))"""
+    )
+    if "nbval-ignore-output" in page.locator("article").inner_text():
+        problems.append("a code cell shows the test suite's nbval-ignore-output note")
     problems += overflow_problems(page)
     problems += axe_problems(page, axe_source)
     name = f"{path.replace('/', '__')}.{viewport}.png"

@@ -70,6 +70,9 @@ def test_exercises_have_hidden_solutions_and_collapsed_discussions(path):
             exercises[-1]["solutions"] += 1
             if "hide-cell" not in tags:
                 problems.append(f"a solution is not hidden: {source[:50]!r}")
+            prompt = cell["metadata"].get("mystnb", {}).get("code_prompt_show", "")
+            if "solution" not in prompt:
+                problems.append(f"a solution's toggle does not say so: {source[:50]!r}")
         elif DISCUSSION.search(source) and exercises:
             exercises[-1]["discussions"] += 1
             if "hide-cell" not in tags:

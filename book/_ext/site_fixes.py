@@ -26,6 +26,10 @@ visible text is "Show code cell content"; the label hides that text from assisti
 when it comes near the screen, so opening a chapter does not download every figure of it (each
 has its width and height, so nothing moves when it arrives).
 
+7. The first line of a code cell whose output varies from machine to machine is a note for the
+test suite, `# nbval-ignore-output (kind): why` (tests/test_reexecution.py requires it, and the
+notebook keeps it). It says nothing to a reader, so the page shows the cell's code without it.
+
 tests/test_browser.py checks every page for console errors, requests that leave the site, and
 axe-core violations.
 """
@@ -132,7 +136,22 @@ def fix_body_markup(app, pagename, templatename, context, doctree) -> None:
     context["body"] = body
 
 
+# The test suite's note on the first line of a code cell (see tests/test_reexecution.py).
+TEST_NOTE = re.compile(r"\A# nbval-ignore-output \([a-z0-9 ]+\): [^\n]*\n")
+
+
+def drop_test_notes(app, doctree, docname) -> None:
+    """Remove the test suite's first-line note from every code cell's source on the page."""
+    for block in doctree.findall(nodes.literal_block):
+        text = block.astext()
+        shown = TEST_NOTE.sub("", text, count=1)
+        if shown != text:
+            block.rawsource = shown
+            block.children = [nodes.Text(shown)]
+
+
 def setup(app) -> dict[str, Any]:
+    app.connect("doctree-resolved", drop_test_notes)
     app.add_config_value("site_description", "", "html", types=[str])
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("html-page-context", drop_font_awesome_cdn, priority=900)

@@ -2,7 +2,8 @@
 // keyboard user must be able to reach such a box to scroll it, so each one that overflows gets
 // tabindex="0", as the theme does for code blocks and cell outputs. MathJax typesets after the
 // page has loaded, so the boxes are checked again whenever the article changes or the window
-// is resized.
+// is resized. A figure wider than the column scrolls in its cell's box as well; that
+// cell gets the class "wide-output", and site.css writes a hint above the figure to swipe sideways.
 (() => {
   const selector = "div.math, mjx-container, .pst-scrollable-table-container";
   const mark = () => {
@@ -12,6 +13,11 @@
       } else {
         box.removeAttribute("tabindex");
       }
+    }
+    for (const cell of document.querySelectorAll(".bd-article div.cell_output")) {
+      const boxes = [cell, ...cell.querySelectorAll(":scope > .output")];
+      const wide = boxes.some((box) => box.scrollWidth > box.clientWidth + 1);
+      cell.classList.toggle("wide-output", wide && cell.querySelector("img") !== null);
     }
   };
   let timer = null;
