@@ -318,6 +318,28 @@ def wait_for_images(page) -> list[dict]:
     )
 
 
+# Figures (cell outputs with an image) wider than their box that lack site.css's swipe hint.
+UNHINTED_WIDE_FIGURES = """() => [...document.querySelectorAll('.bd-article div.cell_output')]
+    .filter(cell => cell.querySelector('img') && cell.scrollWidth > cell.clientWidth + 1)
+    .filter(cell => getComputedStyle(cell, '::before').content.indexOf('swipe') < 0)
+    .map(cell => (cell.querySelector('img').alt || '').slice(0, 60))"""
+
+
+def unhinted_wide_figures(page) -> list[str]:
+    """A figure wider than its column (on a phone) carries a hint to swipe it sideways.
+
+    site.js marks such figures a moment after they load (it waits for layout to settle).
+    """
+    try:
+        page.wait_for_function(f"() => ({UNHINTED_WIDE_FIGURES})().length === 0", timeout=3000)
+    except PlaywrightTimeoutError:
+        pass
+    return [
+        f"a figure wider than the column has no hint to swipe: {alt}"
+        for alt in page.evaluate(UNHINTED_WIDE_FIGURES)
+    ]
+
+
 def figure_font_problems(page, viewport: str) -> list[str]:
     """Every visible notebook figure shows its smallest font at a readable size.
 
@@ -547,14 +569,8 @@ def test_page_renders(open_page, screenshots, site, axe_source, page_weights, pa
             source = page.request.get(button.first.evaluate("a => a.href"))
             if source.status != 200:
                 problems.append(f"the download link answers HTTP {source.status}: {source.url}")
-    problems += page.evaluate(
-        """() => [...document.querySelectorAll('.bd-article div.cell_output')]
-            .filter(cell => cell.querySelector('img') && cell.scrollWidth > cell.clientWidth + 1)
-            .filter(cell => getComputedStyle(cell, '::before').content.indexOf('swipe') < 0)
-            .map(cell => 'a figure wider than the column has no hint to swipe: '
-                 + (cell.querySelector('img').alt || '').slice(0, 60))"""
-    )
-    if "nbval-ignore-output" in page.locator("article").inner_text():
+    problems += unhinted_wide_figures(page)
+    if "nbval-ignore-output" in page.evaluate("() => document.body.innerText"):
         problems.append("a code cell shows the test suite's nbval-ignore-output note")
     problems += overflow_problems(page)
     problems += axe_problems(page, axe_source)

@@ -27,6 +27,10 @@
   };
   window.addEventListener("resize", later);
   window.addEventListener("load", mark);
+  // A figure that loads lazily takes its full width only once it arrives.
+  document.addEventListener("load", (event) => { if (event.target.tagName === "IMG") later(); }, true);
+  // A figure in a folded solution is laid out only when the reader opens it.
+  document.addEventListener("toggle", later, true);
   document.addEventListener("DOMContentLoaded", () => {
     mark();
     const article = document.querySelector("article") || document.body;
