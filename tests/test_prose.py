@@ -198,3 +198,14 @@ def test_table_escapes_cell_text_and_headers():
     html = table(pd.DataFrame({"a < b": ["± < 0.0001", "x & y"]})).data
     assert "± &lt; 0.0001" in html and "x &amp; y" in html and "a &lt; b" in html
     assert "<b" not in html.replace("<body", "")
+
+
+def test_table_headers_read_as_words():
+    """Headers lose their underscores, or take the text given for them; unknown names fail."""
+    frame = pd.DataFrame({"eval_loss": [0.25], "n_train": [100], "lr": [0.1]})
+    html = table(frame, headers={"n_train": "training points"}).data
+    for header in ["eval loss", "training points", "lr"]:
+        assert f">{header}</th>" in html, header
+    assert "_" not in html.split("<tbody>")[0]
+    with pytest.raises(ValueError, match=r"headers name columns .*\['n_trian'\]"):
+        table(frame, headers={"n_trian": "training points"})

@@ -147,24 +147,31 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def table(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | None = None):
+def table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, Callable[[Any], str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+):
     """`frame` as a plain HTML table, each column written by `formats[column]`.
 
     Other columns are written cell by cell: numbers with `number`, booleans as "yes" or
-    "no", anything else as its text; all text is HTML-escaped. The index is not shown:
-    make a meaningful index a column first (`frame.reset_index()`). Returns an
-    `IPython.display.HTML` to display.
+    "no", anything else as its text; all text is HTML-escaped. A column's header is
+    `headers[column]`, or its name with underscores as spaces ("eval_loss" reads "eval
+    loss"). The index is not shown: make a meaningful index a column first
+    (`frame.reset_index()`). Returns an `IPython.display.HTML` to display.
     """
     from IPython.display import HTML
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     formats = dict(formats or {})
-    unknown = sorted(set(formats) - set(map(str, frame.columns)))
-    if unknown:
-        raise ValueError(f"formats name columns the frame does not have: {unknown}")
+    headers = dict(headers or {})
+    for name, given in [("formats", formats), ("headers", headers)]:
+        unknown = sorted(set(given) - set(map(str, frame.columns)))
+        if unknown:
+            raise ValueError(f"{name} name columns the frame does not have: {unknown}")
     styler = frame.style.format(
         {c: formats.get(str(c), _cell) for c in frame.columns}, escape="html"
-    ).format_index(escape="html", axis=1)
+    ).format_index(lambda c: headers.get(str(c), str(c).replace("_", " ")), escape="html", axis=1)
     html = styler.hide(axis="index").to_html(exclude_styles=True)
     return HTML(html.replace("<table>", '<table class="dataframe">', 1))
