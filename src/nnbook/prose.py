@@ -166,8 +166,10 @@ def table(
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     formats = dict(formats or {})
     headers = dict(headers or {})
-    for name, given in [("formats", formats), ("headers", headers)]:
-        unknown = sorted(set(given) - set(map(str, frame.columns)))
+    columns = set(map(str, frame.columns))
+    names: list[tuple[str, set[str]]] = [("formats", set(formats)), ("headers", set(headers))]
+    for name, given in names:
+        unknown = sorted(given - columns)
         if unknown:
             raise ValueError(f"{name} name columns the frame does not have: {unknown}")
     styler = frame.style.format(
