@@ -133,3 +133,18 @@ def test_cuda_event_seconds_times_the_work_not_the_launch():
     torch.cuda.synchronize()
     assert seconds > 0
     assert seconds > 5 * launch, (seconds, launch)
+
+
+def test_alternate_rotates_the_order_and_keeps_each_result():
+    """Each contender runs `repeats` times; the first to run rotates from repeat to repeat."""
+    from nnbook.timing import alternate, timed
+
+    calls: list[str] = []
+    contenders = {name: (lambda name=name: calls.append(name) or name) for name in "abc"}
+    results = alternate(contenders, repeats=3)
+    assert results == {"a": ["a"] * 3, "b": ["b"] * 3, "c": ["c"] * 3}
+    assert calls == list("abc" + "bca" + "cab")
+    seconds, value = timed(lambda: 42)()
+    assert value == 42 and seconds >= 0
+    with pytest.raises(ValueError, match="repeats"):
+        alternate(contenders, repeats=0)

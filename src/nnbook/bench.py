@@ -10,9 +10,7 @@ against all. Each comparison alternates its contenders and reports medians and r
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -36,9 +34,7 @@ from nnbook.loops import (
     train_library,
 )
 from nnbook.models import MLP
-from nnbook.timing import num_threads
-
-T = TypeVar("T")
+from nnbook.timing import alternate, num_threads, timed
 
 __all__ = [
     "compare_grids",
@@ -59,28 +55,6 @@ def _records_close(a: list[dict], b: list[dict], rel: float = 1e-5) -> bool:
             if abs(ra[key] - rb[key]) > rel * max(abs(ra[key]), abs(rb[key]), 1e-6):
                 return False
     return True
-
-
-def _alternate(contenders: Mapping[str, Callable[[], T]], repeats: int) -> dict[str, list[T]]:
-    """Call each contender `repeats` times, rotating the order so none is always first."""
-    names = list(contenders)
-    results: dict[str, list[T]] = {name: [] for name in names}
-    for r in range(repeats):
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
-            results[name].append(contenders[name]())
-    return results
-
-
-def _timed(fn: Callable[[], T]) -> Callable[[], tuple[float, T]]:
-    """`fn` made to return (wall-clock seconds, its value)."""
-
-    def run() -> tuple[float, T]:
-        start = time.perf_counter()
-        value = fn()
-        return time.perf_counter() - start, value
-
-    return run
 
 
 def _check_counts(**counts: int) -> None:
@@ -110,7 +84,7 @@ def compare_training(
     }
     with num_threads(threads):
         used = torch.get_num_threads()
-        runs = _alternate(loops, repeats)
+        runs = alternate(loops, repeats)
     identical = all(
         _records_close(a.records, b.records) and _records_close(b.records, c.records)
         for a, b, c in zip(runs["dataloader"], runs["library"], runs["floor"], strict=True)
@@ -230,7 +204,7 @@ def compare_grids(
         contenders["vmap"] = lambda: snapshot_grids(model, snapshots, *limits, steps).values
     with num_threads(threads):
         used = torch.get_num_threads()
-        runs = _alternate({name: _timed(f) for name, f in contenders.items()}, repeats)
+        runs = alternate({name: timed(f) for name, f in contenders.items()}, repeats)
     med = {name: statistics.median(s for s, _ in v) for name, v in runs.items()}
     ours = runs["library"][-1][1]
     differ = sum(
@@ -263,7 +237,7 @@ def loader_copy_cost(repeats: int = 200, run: SourceRun | None = None) -> dict[s
     def views() -> list:
         return [(run.X[i : i + b], run.y[i : i + b]) for i in range(0, n, b)]
 
-    runs = _alternate({"copy": _timed(lambda: list(loader)), "views": _timed(views)}, repeats)
+    runs = alternate({"copy": timed(lambda: list(loader)), "views": timed(views)}, repeats)
     med = {name: statistics.median(s for s, _ in v) for name, v in runs.items()}
     return {
         "loader_seconds_copy": med["copy"],

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nnbook._checks import positive_int
+from nnbook.timing import alternate
 
 __all__ = ["CompileComparison", "compare_compiled", "lacks_compiler"]
 
@@ -126,14 +127,17 @@ def compare_compiled(
             float((a - b).abs().max())
             for a, b in zip(eager.parameters(), compiled.parameters(), strict=True)
         )
-    times: dict[str, list[float]] = {"eager": [], "compiled": []}
-    for r in range(repeats):
-        order = [("eager", eager_step), ("compiled", compiled_step)]
-        for name, step in order if r % 2 == 0 else order[::-1]:
+
+    def per_step(step: Callable[..., torch.Tensor]) -> Callable[[], float]:
+        def run() -> float:
             start = time.perf_counter()
             for _ in range(steps):
                 step(X, y)
-            times[name].append((time.perf_counter() - start) / steps)
+            return (time.perf_counter() - start) / steps
+
+        return run
+
+    times = alternate({"eager": per_step(eager_step), "compiled": per_step(compiled_step)}, repeats)
     return CompileComparison(
         used,
         reason,

@@ -20,6 +20,7 @@ from torch import nn
 from nnbook._checks import positive_int
 from nnbook.data import TensorLoader, ThreeClassProblem
 from nnbook.models import MLP
+from nnbook.training import _train_epoch
 
 __all__ = ["BatchSizeRun", "batch_size_sweep", "time_to_accuracy"]
 
@@ -75,10 +76,7 @@ def time_to_accuracy(
     seconds, reached, accuracy = 0.0, None, 0.0
     for epoch in range(1, max_epochs + 1):
         start = time.perf_counter()
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss_fn(model(xb), yb).backward()
-            optimizer.step()
+        _train_epoch(model, loader, loss_fn, optimizer, device=X.device, check=False)
         seconds += time.perf_counter() - start
         accuracy = _accuracy(problem, model, eval_steps)
         if accuracy >= target:

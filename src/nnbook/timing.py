@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import pandas as pd
 import torch
@@ -23,12 +24,16 @@ from nnbook._checks import positive_int
 from nnbook.devices import resolve_device, synchronize
 
 __all__ = [
+    "alternate",
     "cuda_event_seconds",
     "matmul_sweep",
     "naive_seconds",
     "num_threads",
     "time_callable",
+    "timed",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,33 @@ def num_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def alternate(contenders: Mapping[str, Callable[[], T]], repeats: int) -> dict[str, list[T]]:
+    """Call each contender `repeats` times, rotating the order so none is always first.
+
+    Measured side by side this way, a burst of other work on the machine hits every
+    contender alike; each gets the list of its results, in order.
+    """
+    positive_int("repeats", repeats)
+    names = list(contenders)
+    results: dict[str, list[T]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            results[name].append(contenders[name]())
+    return results
+
+
+def timed(fn: Callable[[], T]) -> Callable[[], tuple[float, T]]:
+    """`fn` made to return (wall-clock seconds, its value)."""
+
+    def run() -> tuple[float, T]:
+        start = time.perf_counter()
+        value = fn()
+        return time.perf_counter() - start, value
+
+    return run
 
 
 def naive_seconds(fn: Callable[[], object]) -> float:
